@@ -1,0 +1,71 @@
+// switchboard: the daemon. With no arguments it listens on 127.0.0.1:8080 and serves
+//   /echo        WebSocket echo (each message back with its opcode)
+//   /broadcast   WebSocket broadcast (each message to every /broadcast client)
+//   /            the status page, refreshed live from /status.json
+//   /metrics     Prometheus text
+// plus static files from --document-root. SIGINT/SIGTERM close every connection with 1001.
+#include "actors/hub.hpp"
+#include "options.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/server.hpp"
+#include "status_page.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+using namespace switchboard;
+
+int main(int argc, char** argv) {
+  app::daemon_options options;
+  try {
+    options = app::parse_command_line(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "switchboard: %s\n", e.what());
+    return 2;
+  }
+  if (options.show_help) {
+    std::fputs(app::usage(), stdout);
+    return 0;
+  }
+  if (options.show_version) {
+    std::printf("switchboard %s\n", SWITCHBOARD_VERSION);
+    return 0;
+  }
+  runtime::log::set_level(options.log_level);
+
+  try {
+    actors::hub_options hub_options;
+    hub_options.server = options.server;
+    actors::hub hub(hub_options);
+
+    const auto started = std::chrono::steady_clock::now();
+    const auto process = [started] {
+      const std::chrono::duration<double> up = std::chrono::steady_clock::now() - started;
+      return runtime::read_process_info(up.count());
+    };
+    hub.on_http("/", [](const runtime::http_request&, runtime::http_response& r) {
+      r.content_type = "text/html; charset=utf-8";
+      r.body = std::string(app::status_page_html());
+      return true;
+    });
+    hub.on_http(
+        "/status.json", [&hub, process](const runtime::http_request&, runtime::http_response& r) {
+          r.content_type = "application/json";
+          r.headers.emplace_back("Cache-Control", "no-store");
+          r.body = runtime::render_json(hub.server().stats(), process(), SWITCHBOARD_VERSION);
+          return true;
+        });
+    hub.on_http(
+        "/metrics", [&hub, process](const runtime::http_request&, runtime::http_response& r) {
+          r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          r.body = runtime::render_prometheus(hub.server().stats(), process(), SWITCHBOARD_VERSION);
+          return true;
+        });
+    hub.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "switchboard: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,128 @@
+#include "options.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace switchboard::app {
+namespace {
+
+template <class T>
+T parse_number(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || text[0] == '-' || *end != '\0' || errno != 0 ||
+      v > std::numeric_limits<T>::max())
+    throw runtime::config_error(flag + " takes a number, not '" + text + "'");
+  return static_cast<T>(v);
+}
+
+}  // namespace
+
+const char* usage() {
+  return R"(Usage: switchboard [options]
+
+With no options, listens on 127.0.0.1:8080: WebSocket echo at /echo, broadcast at /broadcast,
+the status page at /, Prometheus metrics at /metrics.
+
+  --listen HOST:PORT          listen here (repeatable; replaces the default 127.0.0.1:8080)
+  --threads N                 io threads (default: one per CPU)
+  --document-root DIR         serve static files from DIR
+  --config FILE               read settings from a TOML file first (flags override it)
+  --log-level LEVEL           trace, debug, info (default), warn, error, off
+  --allowed-origin ORIGIN     accept WebSocket upgrades only from these origins (repeatable)
+  --max-message-size BYTES    largest WebSocket message (default 16777216; close 1009 past it)
+  --max-header-size BYTES     largest HTTP request head (default 8192; 431 past it)
+  --max-body-size BYTES       largest HTTP request body (default 1048576; 413 past it)
+  --max-backpressure BYTES    unsent bytes allowed per connection (default 1048576)
+  --slow-consumer POLICY      close (default) or drop, when a connection passes that limit
+  --slow-consumer-code CODE   close code for the close policy: 1008 (default) or 1013
+  --heartbeat-interval-ms MS  ping every connection this often (default 0: off)
+  --heartbeat-timeout-ms MS   close when no pong arrives within this (default 0: off)
+  --idle-timeout-ms MS        close a WebSocket that sent nothing this long (default 0: off)
+  --version                   print the version and exit
+  --help                      print this and exit
+)";
+}
+
+daemon_options parse_command_line(int argc, char** argv) {
+  daemon_options d;
+  // The config file goes first, whatever its position, so that flags override it.
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0) {
+      const std::string level = runtime::load_toml(argv[i + 1], d.server);
+      if (!level.empty()) {
+        const auto l = runtime::log::parse_level(level);
+        if (!l)
+          throw runtime::config_error(std::string(argv[i + 1]) + ": bad log_level '" + level + "'");
+        d.log_level = *l;
+      }
+    }
+  }
+  bool listen_given = false;
+  bool origins_given = false;
+  runtime::server_options& o = d.server;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      d.show_help = true;
+      continue;
+    }
+    if (flag == "--version") {
+      d.show_version = true;
+      continue;
+    }
+    if (i + 1 >= argc) throw runtime::config_error(flag + " needs a value (see --help)");
+    const std::string value = argv[++i];
+    if (flag == "--config") {
+      // already read
+    } else if (flag == "--listen") {
+      if (!listen_given) o.bindings.clear();
+      listen_given = true;
+      o.bindings.push_back(runtime::parse_binding(value));
+    } else if (flag == "--threads") {
+      o.threads = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--document-root") {
+      o.document_root = value;
+    } else if (flag == "--log-level") {
+      const auto l = runtime::log::parse_level(value);
+      if (!l)
+        throw runtime::config_error("--log-level takes trace, debug, info, warn, error or off");
+      d.log_level = *l;
+    } else if (flag == "--allowed-origin") {
+      if (!origins_given) o.allowed_origins.clear();
+      origins_given = true;
+      o.allowed_origins.push_back(value);
+    } else if (flag == "--max-message-size") {
+      o.max_message_size = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--max-header-size") {
+      o.max_header_size = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--max-body-size") {
+      o.max_body_size = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--max-backpressure") {
+      o.max_backpressure = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--slow-consumer") {
+      if (value == "close")
+        o.slow_consumer = runtime::slow_consumer_policy::close;
+      else if (value == "drop")
+        o.slow_consumer = runtime::slow_consumer_policy::drop;
+      else
+        throw runtime::config_error("--slow-consumer takes close or drop");
+    } else if (flag == "--slow-consumer-code") {
+      o.slow_consumer_close_code = parse_number<std::uint16_t>(flag, value);
+    } else if (flag == "--heartbeat-interval-ms") {
+      o.heartbeat_interval_ms = parse_number<std::uint32_t>(flag, value);
+    } else if (flag == "--heartbeat-timeout-ms") {
+      o.heartbeat_timeout_ms = parse_number<std::uint32_t>(flag, value);
+    } else if (flag == "--idle-timeout-ms") {
+      o.idle_timeout_ms = parse_number<std::uint32_t>(flag, value);
+    } else {
+      throw runtime::config_error("unknown option " + flag + " (see --help)");
+    }
+  }
+  runtime::validate(o);
+  return d;
+}
+
+}  // namespace switchboard::app

@@ -1,0 +1,525 @@
+#include "runtime/connection.hpp"
+
+#include "runtime/error.hpp"
+#include "runtime/http/static_files.hpp"
+#include "runtime/log.hpp"
+#include "runtime/server.hpp"
+#include "runtime/websocket/handshake.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <optional>
+
+namespace switchboard::runtime {
+
+namespace http = boost::beast::http;
+namespace ws = websocket;
+
+namespace {
+
+constexpr std::size_t file_chunk = 64 * 1024;          // bytes read from a file at a time
+constexpr std::size_t file_queue_target = 256 * 1024;  // keep this much of a file queued
+
+std::string_view view(boost::beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+std::string http_date(std::time_t t) {
+  char buf[64];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+bool path_matches(const std::string& pattern, std::string_view path) {
+  if (!pattern.empty() && pattern.back() == '*') {
+    const std::string_view prefix(pattern.data(), pattern.size() - 1);
+    return path.substr(0, prefix.size()) == prefix;
+  }
+  return path == pattern;
+}
+
+}  // namespace
+
+// State that exists only while the connection speaks HTTP (freed at the upgrade).
+struct connection::http_state {
+  std::optional<http::request_parser<http::string_body>> parser;
+  std::string input;               // received bytes not yet parsed
+  std::uint32_t request_tick = 0;  // when the current request's first byte arrived
+  bool in_request = false;         // part of a request has arrived
+  // A file being streamed as a response body.
+  open_file file;
+  std::uint64_t file_offset = 0;
+  std::uint64_t file_left = 0;
+  bool keep_alive_after_file = false;
+};
+
+shared_buffer make_frame(ws::opcode op, std::string_view payload) {
+  std::uint8_t header[ws::max_frame_header];
+  const std::size_t n = ws::encode_header(header, op, true, payload.size());
+  auto frame = std::make_shared<std::string>();
+  frame->reserve(n + payload.size());
+  frame->append(reinterpret_cast<const char*>(header), n);
+  frame->append(payload);
+  return frame;
+}
+
+connection::connection(server& owner, worker& home, boost::asio::ip::tcp::socket socket,
+                       transport_limits limits)
+    : transport(home, std::move(socket), limits),
+      owner_(owner),
+      id_(owner.next_id()),
+      http_(std::make_unique<http_state>()) {
+  ws::decoder_options d;
+  d.local_role = ws::role::server;
+  d.max_message_size = owner.options().max_message_size;
+  decoder_.set_options(d);
+}
+
+connection::~connection() = default;
+
+void connection::run_on_home(std::function<void(connection&)> fn) {
+  if (home().is_current()) return fn(*this);
+  boost::asio::post(home().context(),
+                    [self = std::static_pointer_cast<connection>(shared_from_this()),
+                     fn = std::move(fn)] { fn(*self); });
+}
+
+// --- Sending ------------------------------------------------------------------------------
+
+send_status connection::send_now(ws::opcode op, std::string_view payload) {
+  if (phase_ != phase::websocket || close_sent_) return send_status::dropped;
+  std::uint8_t header[ws::max_frame_header];
+  const std::size_t n = ws::encode_header(header, op, true, payload.size());
+  const std::string_view parts[2] = {{reinterpret_cast<const char*>(header), n}, payload};
+  const send_status s = send_parts(parts, 2, ws::is_control(op));
+  if (s == send_status::queued) home().stats.messages_out.add();
+  return s;
+}
+
+void connection::send_text(std::string_view text) {
+  if (home().is_current()) return void(send_now(ws::opcode::text, text));
+  send_frame(make_frame(ws::opcode::text, text));
+}
+
+void connection::send_binary(std::string_view data) {
+  if (home().is_current()) return void(send_now(ws::opcode::binary, data));
+  send_frame(make_frame(ws::opcode::binary, data));
+}
+
+void connection::send_frame(shared_buffer frame) {
+  run_on_home([frame = std::move(frame)](connection& c) {
+    if (c.phase_ != phase::websocket || c.close_sent_) return;
+    if (c.send(frame) == send_status::queued) c.home().stats.messages_out.add();
+  });
+}
+
+void connection::close(std::uint16_t code, std::string reason) {
+  run_on_home([code, reason = std::move(reason)](connection& c) {
+    if (c.phase_ == phase::http) return c.close_gracefully(c.owner_.options().close_timeout_ms);
+    if (c.phase_ != phase::websocket || c.close_sent_) return;
+    c.send_close(code, reason);
+    c.close_code_ = code;
+    c.close_reason_ = reason;
+    c.close_deadline_ =
+        c.home().now_tick() + c.owner_.options().close_timeout_ms / worker::tick_ms + 1;
+    c.flush();
+  });
+}
+
+void connection::send_close(std::uint16_t code, std::string_view reason) {
+  const std::string payload = ws::encode_close_payload(code, reason);
+  std::uint8_t header[ws::max_frame_header];
+  const std::size_t n = ws::encode_header(header, ws::opcode::close, true, payload.size());
+  const std::string_view parts[2] = {{reinterpret_cast<const char*>(header), n}, payload};
+  send_parts(parts, 2, /*control=*/true);
+  close_sent_ = true;
+}
+
+// --- Events from the transport ------------------------------------------------------------
+
+void connection::on_data(std::uint8_t* data, std::size_t size) {
+  if (phase_ == phase::http)
+    http_data(data, size);
+  else if (phase_ == phase::websocket)
+    websocket_data(data, size);
+}
+
+void connection::on_closed(const std::error_code& ec) {
+  if (phase_ == phase::websocket && !close_reported_) {
+    SB_LOG(debug, "connection %llu closed without a close frame: %s",
+           static_cast<unsigned long long>(id_), ec.message().c_str());
+    finish(ws::close_code::abnormal, ec ? ec.message() : std::string_view{});
+  }
+  phase_ = phase::closed;
+  http_.reset();
+}
+
+void connection::on_slow_consumer() {
+  if (phase_ != phase::websocket || close_sent_) return abort(make_error_code(errc::slow_consumer));
+  const std::uint16_t code = owner_.options().slow_consumer_close_code;
+  SB_LOG(info, "connection %llu: slow consumer (%zu bytes queued), closing with %u",
+         static_cast<unsigned long long>(id_), queued_bytes(), code);
+  send_close(code, "slow consumer");
+  finish(code, "slow consumer");
+  close_gracefully(owner_.options().close_timeout_ms);
+}
+
+void connection::on_drained() {
+  if (phase_ == phase::http && http_ && http_->file_left > 0) pump_file();
+}
+
+void connection::on_tick(std::uint32_t now) {
+  const server_options& o = owner_.options();
+  const auto elapsed_ms = [now](std::uint32_t since) {
+    return static_cast<std::uint64_t>(now - since) * worker::tick_ms;
+  };
+  if (phase_ == phase::http) {
+    if (!http_ || is_closing()) return;
+    if (http_->in_request && o.handshake_timeout_ms &&
+        elapsed_ms(http_->request_tick) >= o.handshake_timeout_ms)
+      return respond_error(408, "request head not received in time");
+    if (!http_->in_request && http_->file_left == 0 && o.keep_alive_timeout_ms &&
+        ticks_since_read() * worker::tick_ms >= o.keep_alive_timeout_ms)
+      close_gracefully(o.close_timeout_ms);
+    return;
+  }
+  if (phase_ != phase::websocket || close_reported_) return;
+  if (close_sent_) {
+    if (static_cast<std::int32_t>(now - close_deadline_) >= 0) {
+      finish(close_code_, close_reason_);
+      abort(make_error_code(errc::shutting_down));
+    }
+    return;
+  }
+  if (o.idle_timeout_ms && ticks_since_read() * worker::tick_ms >= o.idle_timeout_ms)
+    return close(ws::close_code::going_away, "idle timeout");
+  if (o.heartbeat_interval_ms) {
+    if (awaiting_pong_ && o.heartbeat_timeout_ms &&
+        elapsed_ms(ping_tick_) >= o.heartbeat_timeout_ms) {
+      SB_LOG(info, "connection %llu: no pong within %u ms", static_cast<unsigned long long>(id_),
+             o.heartbeat_timeout_ms);
+      finish(ws::close_code::abnormal, "heartbeat timeout");
+      return abort(make_error_code(errc::heartbeat_timeout));
+    }
+    if (!awaiting_pong_ && elapsed_ms(ping_tick_) >= o.heartbeat_interval_ms) {
+      send_now(ws::opcode::ping, {});
+      ping_tick_ = now;
+      awaiting_pong_ = o.heartbeat_timeout_ms != 0;
+    }
+  }
+}
+
+// --- HTTP phase ---------------------------------------------------------------------------
+
+void connection::http_data(const std::uint8_t* data, std::size_t size) {
+  http_state& h = *http_;
+  if (!h.in_request && size > 0) {
+    h.in_request = true;
+    h.request_tick = home().now_tick();
+  }
+  h.input.append(reinterpret_cast<const char*>(data), size);
+  if (h.file_left > 0) {
+    // A response body is still streaming: hold pipelined requests, within bounds.
+    if (h.input.size() > owner_.options().max_header_size + owner_.options().max_body_size) abort();
+    return;
+  }
+  const server_options& o = owner_.options();
+  while (!h.input.empty() && !is_closing()) {
+    if (!h.parser) {
+      h.parser.emplace();
+      h.parser->header_limit(static_cast<std::uint32_t>(o.max_header_size));
+      h.parser->body_limit(o.max_body_size);
+      h.parser->eager(true);
+    }
+    boost::beast::error_code ec;
+    const std::size_t used = h.parser->put(boost::asio::buffer(h.input), ec);
+    h.input.erase(0, used);
+    if (ec == http::error::need_more) {
+      if (used == 0) {
+        // Beast checks the header limit only on what it was given: enforce it on the buffer.
+        if (!h.parser->is_header_done() && h.input.size() > o.max_header_size)
+          return respond_error(431, "request header fields too large");
+        return;
+      }
+      continue;
+    }
+    if (ec == http::error::header_limit)
+      return respond_error(431, "request header fields too large");
+    if (ec == http::error::body_limit) return respond_error(413, "request body too large");
+    if (ec) return respond_error(400, "malformed request: " + ec.message());
+    if (!h.parser->is_done()) continue;
+    if (!handle_request()) return;  // upgraded, or closing: http_ may be gone
+    h.parser.reset();
+    h.in_request = !h.input.empty();
+    h.request_tick = home().now_tick();
+  }
+}
+
+bool connection::handle_request() {
+  http_state& h = *http_;
+  const auto& req = h.parser->get();
+  home().stats.http_requests.add();
+
+  http_request r;
+  r.method = view(req.method_string());
+  r.target = view(req.target());
+  const auto q = r.target.find('?');
+  r.path = r.target.substr(0, q);
+  if (q != std::string_view::npos) r.query = r.target.substr(q + 1);
+  r.version = req.version();
+  r.body = req.body();
+  r.remote = remote();
+  r.native = &req;
+  const bool keep_alive = req.keep_alive();
+
+  ws::handshake_request hs;
+  hs.method = r.method;
+  hs.version = r.version;
+  hs.host = r.header("Host");
+  hs.upgrade = r.header("Upgrade");
+  hs.connection = r.header("Connection");
+  hs.key = r.header("Sec-WebSocket-Key");
+  hs.websocket_version = r.header("Sec-WebSocket-Version");
+  hs.protocols = r.header("Sec-WebSocket-Protocol");
+  hs.extensions = r.header("Sec-WebSocket-Extensions");
+  hs.origin = r.header("Origin");
+  hs.has_hixie_keys = !r.header("Sec-WebSocket-Key1").empty();
+
+  const auto* route = owner_.find_websocket_route(r.path);
+  // An upgrade attempt: Upgrade: websocket, or a WebSocket key sent to a WebSocket route.
+  if (ws::is_upgrade(hs) || (route && (!hs.key.empty() || hs.has_hixie_keys))) {
+    if (const std::error_code ec = ws::check_request(hs, owner_.options().allowed_origins)) {
+      std::vector<std::pair<std::string, std::string>> extra;
+      if (ec == ws::handshake_errc::unsupported_version)
+        extra.emplace_back("Sec-WebSocket-Version", "13");
+      respond_error(ws::status_for(static_cast<ws::handshake_errc>(ec.value())), ec.message(),
+                    std::move(extra));
+      return false;
+    }
+    if (!route) {
+      respond_error(404, "no WebSocket endpoint at this path");
+      return false;
+    }
+    return upgrade(route->handler, route->select);
+  }
+
+  for (const auto& http_route : owner_.http_routes()) {
+    if (!path_matches(http_route.path, r.path)) continue;
+    http_response response;
+    if (!http_route.handler(r, response)) continue;
+    const bool head = r.method == "HEAD";
+    std::string head_text = serialize_head(response.status, response.content_type,
+                                           response.body.size(), keep_alive, response.headers);
+    if (!head) head_text += response.body;
+    send_copy(head_text.data(), head_text.size());
+    if (!keep_alive) close_gracefully(owner_.options().close_timeout_ms);
+    return keep_alive;
+  }
+
+  if (route) {
+    respond_error(426, "this path speaks WebSocket only", {{"Upgrade", "websocket"}});
+    return false;
+  }
+  if (owner_.files() && (r.method == "GET" || r.method == "HEAD"))
+    return serve_file(keep_alive, r.method == "HEAD");
+  if (owner_.files() && !r.method.empty()) {
+    respond_error(405, "method not allowed", {{"Allow", "GET, HEAD"}});
+    return false;
+  }
+  respond(404, "text/plain; charset=utf-8", "not found\n", keep_alive);
+  return keep_alive;
+}
+
+void connection::respond(unsigned status, std::string_view content_type, std::string body,
+                         bool keep_alive,
+                         std::vector<std::pair<std::string, std::string>> headers) {
+  std::string text = serialize_head(status, content_type, body.size(), keep_alive, headers);
+  text += body;
+  send_copy(text.data(), text.size(), /*control=*/true);
+  if (!keep_alive) close_gracefully(owner_.options().close_timeout_ms);
+}
+
+void connection::respond_error(unsigned status, std::string_view why,
+                               std::vector<std::pair<std::string, std::string>> headers) {
+  SB_LOG(debug, "connection %llu: HTTP %u: %.*s", static_cast<unsigned long long>(id_), status,
+         static_cast<int>(why.size()), why.data());
+  std::string body(why);
+  body.push_back('\n');
+  respond(status, "text/plain; charset=utf-8", std::move(body), false, std::move(headers));
+}
+
+bool connection::serve_file(bool keep_alive, bool head_only) {
+  http_state& h = *http_;
+  const auto& req = h.parser->get();
+  const std::string_view target = view(req.target());
+  const std::string_view path = target.substr(0, target.find('?'));
+  open_file file;
+  const unsigned status = owner_.files()->open(path, file);
+  if (status != 200) {
+    respond(status, "text/plain; charset=utf-8", status == 403 ? "forbidden\n" : "not found\n",
+            keep_alive);
+    return keep_alive;
+  }
+  std::vector<std::pair<std::string, std::string>> headers{{"Accept-Ranges", "bytes"},
+                                                           {"Last-Modified", http_date(file.mtime)},
+                                                           {"Cache-Control", "no-cache"}};
+  std::uint64_t first = 0, length = file.size;
+  unsigned code = 200;
+  const auto range_header = req.find(http::field::range);
+  if (range_header != req.end()) {
+    const byte_range range = parse_range(view(range_header->value()), file.size);
+    if (range.kind == byte_range::unsatisfiable) {
+      respond(416, "text/plain; charset=utf-8", "range not satisfiable\n", keep_alive,
+              {{"Content-Range", "bytes */" + std::to_string(file.size)}});
+      return keep_alive;
+    }
+    if (range.kind == byte_range::partial) {
+      code = 206;
+      first = range.first;
+      length = range.last - range.first + 1;
+      headers.emplace_back("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                                std::to_string(range.last) + "/" +
+                                                std::to_string(file.size));
+    }
+  }
+  const std::string head = serialize_head(code, file.content_type, length, keep_alive, headers);
+  send_copy(head.data(), head.size(), /*control=*/true);
+  if (head_only || length == 0) {
+    if (!keep_alive) close_gracefully(owner_.options().close_timeout_ms);
+    return keep_alive;
+  }
+  h.file = std::move(file);
+  h.file_offset = first;
+  h.file_left = length;
+  h.keep_alive_after_file = keep_alive;
+  h.parser.reset();
+  pump_file();
+  return false;  // parsing resumes when the body has left (pump_file)
+}
+
+void connection::pump_file() {
+  http_state& h = *http_;
+  while (h.file_left > 0 && queued_bytes() < file_queue_target && !is_closing()) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(h.file_left, file_chunk));
+    auto piece = std::make_shared<std::string>(want, '\0');
+    const ssize_t n = ::pread(h.file.fd, piece->data(), want, static_cast<off_t>(h.file_offset));
+    if (n <= 0) return abort();  // the file shrank or failed: the length we sent is a lie now
+    piece->resize(static_cast<std::size_t>(n));
+    h.file_offset += static_cast<std::uint64_t>(n);
+    h.file_left -= static_cast<std::uint64_t>(n);
+    if (send(std::move(piece)) != send_status::queued) return abort();
+  }
+  if (h.file_left > 0 || is_closing()) return;
+  h.file = open_file{};
+  if (!h.keep_alive_after_file) return close_gracefully(owner_.options().close_timeout_ms);
+  // Serve requests that arrived while the body was streaming.
+  h.in_request = false;
+  if (!h.input.empty()) http_data(nullptr, 0);
+}
+
+bool connection::upgrade(websocket_handler* handler, const subprotocol_selector& select) {
+  http_state& h = *http_;
+  const auto& req = h.parser->get();
+  const auto field = [&req](std::string_view name) {
+    const auto it = req.find(boost::beast::string_view(name.data(), name.size()));
+    return it == req.end() ? std::string_view{} : view(it->value());
+  };
+  std::string response =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: " +
+      ws::accept_key(field("Sec-WebSocket-Key")) + "\r\n";
+  if (select) {
+    const auto offered = ws::split_list(field("Sec-WebSocket-Protocol"));
+    std::string chosen = select(offered);
+    bool was_offered = false;
+    for (auto o : offered)
+      was_offered = was_offered || o == chosen;
+    if (!chosen.empty() && was_offered) {
+      response += "Sec-WebSocket-Protocol: " + chosen + "\r\n";
+      subprotocol_ = std::move(chosen);
+    }
+  }
+  response += "\r\n";
+  send_copy(response.data(), response.size(), /*control=*/true);
+
+  target_ = std::string(view(req.target()));
+  std::string leftover = std::move(h.input);
+  http_.reset();
+  phase_ = phase::websocket;
+  handler_ = handler;
+  ping_tick_ = home().now_tick();
+  home().stats.websockets_open.add();
+  open_.store(true, std::memory_order_release);
+  auto self = std::static_pointer_cast<connection>(shared_from_this());
+  owner_.register_connection(self);
+  handler_->on_open(self);
+  if (!leftover.empty() && !is_closing())
+    websocket_data(reinterpret_cast<std::uint8_t*>(leftover.data()), leftover.size());
+  return false;
+}
+
+// --- WebSocket phase ----------------------------------------------------------------------
+
+void connection::websocket_data(std::uint8_t* data, std::size_t size) {
+  auto self = std::static_pointer_cast<connection>(shared_from_this());
+  while (size > 0 && phase_ == phase::websocket && !close_reported_) {
+    const ws::decode_event ev = decoder_.decode(data, size);
+    data += ev.consumed;
+    size -= ev.consumed;
+    switch (ev.kind) {
+      case ws::decode_event::need_more:
+        return;
+      case ws::decode_event::message:
+        home().stats.messages_in.add();
+        if (!close_sent_) handler_->on_message(self, ev.op, ev.payload);
+        break;
+      case ws::decode_event::ping:
+        if (!close_sent_) send_now(ws::opcode::pong, ev.payload);
+        break;
+      case ws::decode_event::pong:
+        awaiting_pong_ = false;
+        break;
+      case ws::decode_event::close:
+        // Echo the peer's code (section 5.5.1); a close without a code gets one without.
+        if (!close_sent_)
+          send_close(ev.close_code == ws::close_code::no_status ? 0 : ev.close_code, {});
+        finish(ev.close_code, ev.payload);
+        return close_gracefully(owner_.options().close_timeout_ms);
+      case ws::decode_event::error:
+        return fail(ev.error_code);
+    }
+  }
+}
+
+void connection::fail(ws::errc e) {
+  home().stats.protocol_errors.add();
+  const std::uint16_t code = ws::close_code_for(e);
+  const std::string reason = ws::make_error_code(e).message();
+  SB_LOG(debug, "connection %llu: failing with %u: %s", static_cast<unsigned long long>(id_), code,
+         reason.c_str());
+  if (!close_sent_) send_close(code, reason);
+  finish(code, reason);
+  close_gracefully(owner_.options().close_timeout_ms);
+}
+
+void connection::finish(std::uint16_t code, std::string_view reason) {
+  if (close_reported_) return;
+  close_reported_ = true;
+  open_.store(false, std::memory_order_release);
+  home().stats.websockets_open.sub();
+  owner_.unregister_connection(id_);
+  if (handler_)
+    handler_->on_close(std::static_pointer_cast<connection>(shared_from_this()), code, reason);
+}
+
+}  // namespace switchboard::runtime

@@ -1,0 +1,133 @@
+// connection.hpp: one accepted socket, from its first HTTP byte to its close.
+//
+// A connection starts as HTTP/1.1 (Beast's parser: keep-alive, pipelining, route handlers,
+// static files, the limits that answer 413 and 431) and may upgrade to WebSocket (RFC 6455:
+// handshake checks with 400/403/426, then our frame codec). As a WebSocket it answers pings,
+// runs the close handshake (echoing the peer's code, validating codes and UTF-8 reasons),
+// fails the connection with 1002/1007/1009 on a protocol violation, sends heartbeat pings,
+// enforces the idle timeout, and hands each message to its route's websocket_handler.
+//
+// Threads: a connection lives on one worker. The send*/close members may be called from any
+// thread (they post to the worker when needed); everything else runs on the worker. Handler
+// callbacks run on the worker; a message payload view is valid only during on_message.
+#pragma once
+
+#include "runtime/transport.hpp"
+#include "runtime/websocket/frame.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::runtime {
+
+class server;
+class connection;
+using connection_ptr = std::shared_ptr<connection>;
+using connection_id = std::uint64_t;  // unique in the process, never reused
+
+// Receives the events of the WebSocket connections of one route, on their io threads.
+class websocket_handler {
+ public:
+  virtual ~websocket_handler() = default;
+  // The handshake succeeded; the connection is open.
+  virtual void on_open(const connection_ptr& c) {}
+  // A whole message (fragments already joined). `payload` is valid during the call only.
+  virtual void on_message(const connection_ptr& c, websocket::opcode op,
+                          std::string_view payload) = 0;
+  // The connection is closed. `code` is the peer's close code, the code we failed it with,
+  // 1005 when the peer's close had none, or 1006 when the socket ended without a close frame.
+  virtual void on_close(const connection_ptr& c, std::uint16_t code, std::string_view reason) {}
+};
+
+// Picks the subprotocol to answer with from the client's offer, or "" for none.
+using subprotocol_selector = std::function<std::string(const std::vector<std::string_view>&)>;
+
+// Something an upper layer attaches to a connection (the actor layer keeps its actor here).
+struct connection_attachment {
+  virtual ~connection_attachment() = default;
+};
+
+// Builds a server frame (unmasked, FIN) once, to be queued on many connections.
+shared_buffer make_frame(websocket::opcode op, std::string_view payload);
+
+class connection final : public transport {
+ public:
+  connection(server& owner, worker& home, boost::asio::ip::tcp::socket socket,
+             transport_limits limits);
+  ~connection() override;
+
+  connection_id id() const noexcept { return id_; }
+
+  // --- Any thread -------------------------------------------------------------------------
+  void send_text(std::string_view text);
+  void send_binary(std::string_view data);
+  // Queues a frame made by make_frame() (shared: encode once, send to many).
+  void send_frame(shared_buffer frame);
+  // Starts the close handshake (code 0 sends a close frame without a code).
+  void close(std::uint16_t code = websocket::close_code::normal, std::string reason = {});
+
+  // Set at the handshake and constant afterwards; read them from the handler callbacks or
+  // after on_open.
+  const std::string& target() const noexcept { return target_; }
+  const std::string& subprotocol() const noexcept { return subprotocol_; }
+  websocket_handler* handler() const noexcept { return handler_; }
+  bool is_websocket() const noexcept { return phase_ == phase::websocket; }
+  // True from the handshake until the close is reported (any thread).
+  bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
+
+  // --- Home worker only -------------------------------------------------------------------
+  // Queues a frame or fails with send_status::dropped (policy or closing).
+  send_status send_now(websocket::opcode op, std::string_view payload);
+  std::unique_ptr<connection_attachment> attachment;
+
+ private:
+  struct http_state;
+  enum class phase : std::uint8_t { http, websocket, closed };
+
+  void on_data(std::uint8_t* data, std::size_t size) override;
+  void on_closed(const std::error_code& ec) override;
+  void on_slow_consumer() override;
+  void on_drained() override;
+  void on_tick(std::uint32_t now) override;
+
+  // HTTP phase.
+  void http_data(const std::uint8_t* data, std::size_t size);
+  bool handle_request();  // false: stop parsing (upgraded or closing)
+  void respond(unsigned status, std::string_view content_type, std::string body, bool keep_alive,
+               std::vector<std::pair<std::string, std::string>> headers = {});
+  void respond_error(unsigned status, std::string_view why,
+                     std::vector<std::pair<std::string, std::string>> headers = {});
+  bool serve_file(bool keep_alive, bool head_only);
+  void pump_file();
+  bool upgrade(websocket_handler* handler, const subprotocol_selector& select);
+
+  // WebSocket phase.
+  void websocket_data(std::uint8_t* data, std::size_t size);
+  void fail(websocket::errc e);
+  void send_close(std::uint16_t code, std::string_view reason);
+  void finish(std::uint16_t code, std::string_view reason);
+  void run_on_home(std::function<void(connection&)> fn);
+
+  server& owner_;
+  connection_id id_;
+  phase phase_ = phase::http;
+  std::unique_ptr<http_state> http_;  // only while speaking HTTP
+  websocket::decoder decoder_;
+  websocket_handler* handler_ = nullptr;
+  std::string target_;
+  std::string subprotocol_;
+  bool close_sent_ = false;      // our close frame is queued
+  bool close_reported_ = false;  // on_close has run
+  bool awaiting_pong_ = false;
+  std::uint32_t ping_tick_ = 0;  // when the last heartbeat ping left
+  std::uint32_t close_deadline_ = 0;
+  std::uint16_t close_code_ = websocket::close_code::abnormal;  // reported by on_close
+  std::string close_reason_;
+  std::atomic<bool> open_{false};
+};
+
+}  // namespace switchboard::runtime

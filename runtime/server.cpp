@@ -1,0 +1,243 @@
+#include "runtime/server.hpp"
+
+#include "runtime/error.hpp"
+#include "runtime/http/static_files.hpp"
+#include "runtime/log.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <thread>
+
+namespace switchboard::runtime {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct server::listener {
+  explicit listener(worker& w) : home(w), acceptor(w.context()), retry(w.context()) {}
+  worker& home;
+  tcp::acceptor acceptor;
+  asio::steady_timer retry;  // backs off when accept fails (e.g. out of file descriptors)
+  binding bound;
+};
+
+void echo_handler::on_message(const connection_ptr& c, websocket::opcode op,
+                              std::string_view payload) {
+  c->send_now(op, payload);
+}
+
+server::server(server_options options) : options_(std::move(options)), pool_(options_.threads) {
+  validate(options_);
+  if (!options_.document_root.empty())
+    files_ = std::make_unique<static_files>(options_.document_root);
+}
+
+server::~server() {
+  stop();
+}
+
+void server::add_websocket_route(std::string path, websocket_handler* handler,
+                                 subprotocol_selector select) {
+  websocket_routes_.push_back({std::move(path), handler, std::move(select)});
+}
+
+void server::add_http_route(std::string path, http_handler handler) {
+  http_routes_.push_back({std::move(path), std::move(handler)});
+}
+
+const server::websocket_route* server::find_websocket_route(std::string_view path) const {
+  for (const auto& r : websocket_routes_) {
+    if (!r.path.empty() && r.path.back() == '*') {
+      const std::string_view prefix(r.path.data(), r.path.size() - 1);
+      if (path.substr(0, prefix.size()) == prefix) return &r;
+    } else if (path == r.path) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+void server::start() {
+  if (started_) return;
+  for (std::size_t i = 0; i < options_.bindings.size(); ++i) {
+    const binding& b = options_.bindings[i];
+    auto l = std::make_unique<listener>(pool_.at(i % pool_.size()));
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(b.host, ec);
+    if (ec) throw config_error("cannot listen on " + b.host + ": not an IP address");
+    const tcp::endpoint endpoint(address, b.port);
+    l->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) l->acceptor.bind(endpoint, ec);
+    if (!ec) l->acceptor.listen(options_.listen_backlog, ec);
+    if (ec)
+      throw config_error("cannot listen on " + b.host + ":" + std::to_string(b.port) + ": " +
+                         ec.message());
+    const auto local = l->acceptor.local_endpoint();
+    l->bound = binding{local.address().to_string(), local.port()};
+    SB_LOG(info, "listening on %s:%u", l->bound.host.c_str(), l->bound.port);
+    listeners_.push_back(std::move(l));
+  }
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    sweeps_.push_back(std::make_unique<asio::steady_timer>(pool_.at(i).context()));
+    arm_sweep(pool_.at(i));
+  }
+  for (auto& l : listeners_)
+    accept(*l);
+  started_ = true;
+  pool_.start();
+}
+
+std::vector<binding> server::local_bindings() const {
+  std::vector<binding> out;
+  for (const auto& l : listeners_)
+    out.push_back(l->bound);
+  return out;
+}
+
+void server::accept(listener& l) {
+  worker& target = pool_.next();
+  l.acceptor.async_accept(target.context(), [this, &l, &target](const boost::system::error_code& ec,
+                                                                tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (ec) {
+      // Out of descriptors or memory: keep the listener, try again shortly.
+      SB_LOG(warn, "accept on %s:%u failed: %s", l.bound.host.c_str(), l.bound.port,
+             ec.message().c_str());
+      l.retry.expires_after(std::chrono::milliseconds(100));
+      l.retry.async_wait([this, &l](const boost::system::error_code& e) {
+        if (!e && !stopping_) accept(l);
+      });
+      return;
+    }
+    transport_limits limits{options_.max_backpressure, options_.slow_consumer};
+    auto c = std::make_shared<connection>(*this, target, std::move(socket), limits);
+    asio::post(target.context(), [c, &target] {
+      target.stats.connections_accepted.add();
+      c->start();
+    });
+    accept(l);
+  });
+}
+
+void server::arm_sweep(worker& w) {
+  asio::steady_timer& timer = *sweeps_[w.index()];
+  timer.expires_after(std::chrono::milliseconds(worker::tick_ms));
+  timer.async_wait([this, &w](const boost::system::error_code& ec) {
+    if (ec) return;
+    w.advance_tick();
+    const std::uint32_t now = w.now_tick();
+    for (transport* t = w.first(); t != nullptr;) {
+      auto keep = t->shared_from_this();  // tick() may close it; keep it alive meanwhile
+      transport* next = t->next_;
+      t->tick(now);
+      t = next;
+    }
+    arm_sweep(w);
+  });
+}
+
+void server::register_connection(const connection_ptr& c) {
+  registry_shard& s = shard(c->id());
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.map.emplace(c->id(), c);
+}
+
+void server::unregister_connection(connection_id id) {
+  registry_shard& s = shard(id);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.map.erase(id);
+}
+
+connection_ptr server::find(connection_id id) const {
+  registry_shard& s = shard(id);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  const auto it = s.map.find(id);
+  return it == s.map.end() ? nullptr : it->second.lock();
+}
+
+void server::broadcast(const shared_buffer& frame, const websocket_handler* only) {
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    worker& w = pool_.at(i);
+    asio::post(w.context(), [&w, frame, only] {
+      for (transport* t = w.first(); t != nullptr; t = t->next_) {
+        auto* c = dynamic_cast<connection*>(t);
+        if (!c || !c->is_websocket() || (only && c->handler() != only)) continue;
+        if (c->send(frame) == send_status::queued) w.stats.messages_out.add();
+      }
+    });
+  }
+}
+
+void server::fanout(const std::vector<connection_ptr>& targets, const shared_buffer& frame) {
+  std::vector<std::vector<connection_ptr>> by_worker(pool_.size());
+  for (const auto& c : targets)
+    if (c) by_worker[c->home().index()].push_back(c);
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    if (by_worker[i].empty()) continue;
+    worker& w = pool_.at(i);
+    asio::post(w.context(), [&w, frame, batch = std::move(by_worker[i])] {
+      for (const auto& c : batch)
+        if (c->is_websocket() && c->send(frame) == send_status::queued) w.stats.messages_out.add();
+    });
+  }
+}
+
+server_stats server::stats() const {
+  server_stats s;
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    const worker_stats& w = const_cast<io_pool&>(pool_).at(i).stats;
+    s.connections_accepted += w.connections_accepted.get();
+    s.connections_open += w.connections_open.get();
+    s.websockets_open += w.websockets_open.get();
+    s.http_requests += w.http_requests.get();
+    s.messages_in += w.messages_in.get();
+    s.messages_out += w.messages_out.get();
+    s.bytes_in += w.bytes_in.get();
+    s.bytes_out += w.bytes_out.get();
+    s.dropped_messages += w.dropped_messages.get();
+    s.slow_consumer_closes += w.slow_consumer_closes.get();
+    s.protocol_errors += w.protocol_errors.get();
+  }
+  return s;
+}
+
+void server::stop(std::uint16_t code, std::uint32_t grace_ms) {
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  if (!started_ || stopping_.exchange(true)) return;
+  for (auto& l : listeners_) {
+    listener* lp = l.get();
+    asio::post(lp->home.context(), [lp] {
+      boost::system::error_code ignored;
+      lp->acceptor.close(ignored);
+      lp->retry.cancel();
+    });
+  }
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    worker& w = pool_.at(i);
+    asio::post(w.context(), [&w, code] {
+      for (transport* t = w.first(); t != nullptr;) {
+        transport* next = t->next_;
+        if (auto* c = dynamic_cast<connection*>(t); c && c->is_websocket())
+          c->close(code, "server shutting down");
+        else
+          t->close_gracefully(500);
+        t = next;
+      }
+    });
+  }
+  // Wait for the close handshakes, bounded by the grace period.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  while (std::chrono::steady_clock::now() < deadline && stats().connections_open > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (auto& t : sweeps_) {
+    asio::steady_timer* tp = t.get();
+    asio::post(tp->get_executor(), [tp] { tp->cancel(); });
+  }
+  pool_.stop();
+  pool_.join();
+  SB_LOG(info, "stopped");
+}
+
+}  // namespace switchboard::runtime

@@ -1,0 +1,279 @@
+#include "runtime/transport.hpp"
+
+#include "runtime/error.hpp"
+#include "runtime/log.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace switchboard::runtime {
+namespace {
+constexpr int max_iovecs = 64;
+constexpr int reads_per_wakeup = 4;  // then yield to other connections of the thread
+}  // namespace
+
+transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits)
+    : home_(home), socket_(std::move(socket)), limits_(limits) {
+  boost::system::error_code ec;
+  remote_ = socket_.remote_endpoint(ec);
+  socket_.non_blocking(true, ec);
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+}
+
+transport::~transport() {
+  if (started_ && !closed_) home_.unlink(this);
+}
+
+void transport::start() {
+  started_ = true;
+  last_read_tick_ = home_.now_tick();
+  home_.link(this);
+  home_.stats.connections_open.add();
+  wait_readable();
+}
+
+void transport::wait_readable() {
+  socket_.async_wait(
+      boost::asio::socket_base::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
+}
+
+void transport::on_readable(const boost::system::error_code& ec) {
+  if (closed_) return;
+  if (ec) return close_socket(std::error_code(ec));
+  const int fd = socket_.native_handle();
+  std::uint8_t* buffer = home_.read_buffer();
+  for (int i = 0; i < reads_per_wakeup; ++i) {
+    const ssize_t n = ::recv(fd, buffer, worker::read_buffer_size, 0);
+    if (n > 0) {
+      home_.stats.bytes_in.add(static_cast<std::uint64_t>(n));
+      last_read_tick_ = home_.now_tick();
+      if (!lingering_) {
+        home_.corked = this;
+        on_data(buffer, static_cast<std::size_t>(n));
+        uncork();
+      }
+      if (closed_) return;
+      if (static_cast<std::size_t>(n) < worker::read_buffer_size) break;
+      continue;
+    }
+    if (n == 0) return close_socket(lingering_ ? std::error_code{} : make_error_code(errc::eof));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    return close_socket(std::error_code(errno, std::system_category()));
+  }
+  wait_readable();
+}
+
+bool transport::over_limit(std::size_t more) {
+  if (queued_ + home_.cork_buffer.size() + more <= limits_.max_backpressure) return false;
+  if (limits_.policy == slow_consumer_policy::drop) {
+    home_.stats.dropped_messages.add();
+  } else {
+    home_.stats.slow_consumer_closes.add();
+    on_slow_consumer();
+  }
+  return true;
+}
+
+void transport::on_slow_consumer() {
+  abort(make_error_code(errc::slow_consumer));
+}
+
+send_status transport::send(const shared_buffer& buffer) {
+  if (is_closing()) return send_status::dropped;
+  if (over_limit(buffer->size())) return send_status::dropped;
+  if (home_.corked == this) {
+    // Small buffers join the cork; a big one goes behind what the cork holds, in order.
+    if (home_.cork_buffer.size() + buffer->size() <= worker::cork_buffer_size) {
+      home_.cork_buffer.append(*buffer);
+      return send_status::queued;
+    }
+    spill_cork();
+  }
+  push(buffer);
+  schedule_flush();
+  return send_status::queued;
+}
+
+send_status transport::send_parts(const std::string_view* parts, std::size_t count, bool control) {
+  if (closed_ || lingering_ || (draining_ && !control)) return send_status::dropped;
+  std::size_t size = 0;
+  for (std::size_t i = 0; i < count; ++i)
+    size += parts[i].size();
+  if (!control && over_limit(size)) return send_status::dropped;
+  if (home_.corked == this) {
+    if (home_.cork_buffer.size() + size > worker::cork_buffer_size) spill_cork();
+    if (size <= worker::cork_buffer_size) {
+      for (std::size_t i = 0; i < count; ++i)
+        home_.cork_buffer.append(parts[i]);
+      return send_status::queued;
+    }
+  }
+  auto buffer = std::make_shared<std::string>();
+  buffer->reserve(size);
+  for (std::size_t i = 0; i < count; ++i)
+    buffer->append(parts[i]);
+  push(std::move(buffer));
+  schedule_flush();
+  return send_status::queued;
+}
+
+void transport::tick(std::uint32_t now) {
+  if (closed_) return;
+  if ((draining_ || lingering_) && static_cast<std::int32_t>(now - linger_deadline_) >= 0)
+    return close_socket({});
+  on_tick(now);
+}
+
+// Moves the cork buffer's bytes into the queue (keeps order when a large send follows them).
+void transport::spill_cork() {
+  if (home_.cork_buffer.empty()) return;
+  push(std::make_shared<const std::string>(home_.cork_buffer));
+  home_.cork_buffer.clear();
+}
+
+void transport::push(shared_buffer data, std::size_t offset) {
+  queued_ += data->size() - offset;
+  queue_.push_back(chunk{std::move(data), offset});
+}
+
+void transport::uncork() {
+  home_.corked = nullptr;
+  std::string& cork = home_.cork_buffer;
+  if (!cork.empty() && !closed_) {
+    if (queue_.size() == head_ && !write_waiting_) {
+      // Nothing queued before it: try to write the cork straight from the worker's buffer.
+      const ssize_t n = ::send(socket_.native_handle(), cork.data(), cork.size(), MSG_NOSIGNAL);
+      if (n > 0) home_.stats.bytes_out.add(static_cast<std::uint64_t>(n));
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        cork.clear();
+        return close_socket(std::error_code(errno, std::system_category()));
+      }
+      const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+      if (sent < cork.size()) push(std::make_shared<const std::string>(cork, sent));
+    } else {
+      push(std::make_shared<const std::string>(cork));
+    }
+    cork.clear();
+  }
+  if (queue_.size() > head_)
+    flush();
+  else if (draining_ && !lingering_)
+    finish_drain();
+}
+
+void transport::schedule_flush() {
+  if (home_.corked == this || flush_posted_ || write_waiting_) return;
+  flush_posted_ = true;
+  boost::asio::post(home_.context(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+  });
+}
+
+void transport::consume(std::size_t n) {
+  queued_ -= n;
+  while (n > 0) {
+    chunk& c = queue_[head_];
+    const std::size_t left = c.data->size() - c.offset;
+    if (n < left) {
+      c.offset += n;
+      return;
+    }
+    n -= left;
+    c.data.reset();
+    ++head_;
+  }
+}
+
+void transport::flush() {
+  if (closed_ || write_waiting_ || home_.corked == this) return;
+  const int fd = socket_.native_handle();
+  std::size_t written = 0;
+  while (head_ < queue_.size()) {
+    iovec iov[max_iovecs];
+    int count = 0;
+    for (std::size_t i = head_; i < queue_.size() && count < max_iovecs; ++i, ++count) {
+      const chunk& c = queue_[i];
+      iov[count].iov_base = const_cast<char*>(c.data->data() + c.offset);
+      iov[count].iov_len = c.data->size() - c.offset;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
+      return close_socket(std::error_code(errno, std::system_category()));
+    }
+    home_.stats.bytes_out.add(static_cast<std::uint64_t>(n));
+    consume(static_cast<std::size_t>(n));
+    written += static_cast<std::size_t>(n);
+    if (written >= flush_budget && head_ < queue_.size()) {
+      schedule_flush();  // let the thread's other connections write too
+      return;
+    }
+  }
+  queue_.clear();
+  head_ = 0;
+  if (queue_.capacity() > 16) std::vector<chunk>().swap(queue_);  // idle: hold nothing
+  if (draining_) finish_drain();
+  if (!closed_) on_drained();
+}
+
+void transport::wait_writable() {
+  write_waiting_ = true;
+  socket_.async_wait(boost::asio::socket_base::wait_write,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->write_waiting_ = false;
+                       if (self->closed_) return;
+                       if (ec) return self->close_socket(std::error_code(ec));
+                       self->flush();
+                     });
+}
+
+void transport::close_gracefully(std::uint32_t linger_ms) {
+  if (closed_ || draining_ || lingering_) return;
+  draining_ = true;
+  // One deadline covers both writing what is queued and waiting for the peer's FIN.
+  linger_deadline_ = home_.now_tick() + linger_ms / worker::tick_ms + 1;
+  if (home_.corked == this) return;  // uncork() finishes the drain
+  if (queue_.size() == head_)
+    finish_drain();
+  else
+    flush();
+}
+
+void transport::finish_drain() {
+  if (lingering_ || closed_) return;
+  lingering_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+}
+
+void transport::abort(const std::error_code& ec) {
+  close_socket(ec);
+}
+
+void transport::close_socket(const std::error_code& ec) {
+  if (closed_) return;
+  closed_ = true;
+  if (started_) {
+    home_.unlink(this);
+    home_.stats.connections_open.sub();
+  }
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  queue_.clear();
+  head_ = queued_ = 0;
+  on_closed(ec);
+}
+
+}  // namespace switchboard::runtime

@@ -1,0 +1,152 @@
+// transport.hpp: one byte stream (a TCP socket) with a bounded queue of shared, immutable
+// buffers, written with scatter/gather and corked per read.
+//
+// A transport lives on one worker (io thread) and every member is called on that thread.
+// Subclasses (the server's connection, later the client) get bytes through on_data() and the
+// end of the stream through on_closed(); they send with send() / send_copy().
+//
+// Reading: the transport waits for readability (no read is pending while idle) and reads into
+// the worker's shared buffer, so an idle connection holds no read buffer.
+//
+// Writing (hot path, see tests/bench/): while on_data() runs, the transport is "corked": what it
+// sends is appended to the worker's cork buffer and leaves in one send() when on_data returns,
+// so all replies caused by one read cost one syscall (uWebSockets' cork). Outside a read, sends
+// are queued and one flush per event-loop turn gathers the queue into sendmsg() calls of up to
+// 64 buffers. A flush writes at most flush_budget bytes before yielding to other connections
+// (Redis' NET_MAX_WRITES_PER_EVENT idea).
+//
+// Backpressure: queued_bytes() counts what the peer has not taken yet. A data send that would
+// pass limits.max_backpressure is refused (send_status::dropped) under the drop policy, or
+// triggers on_slow_consumer() under the close policy; control frames (pong, close) always go.
+// One stalled reader therefore never holds memory without bound nor slows the others.
+//
+// Closing: close_gracefully() writes what is queued, sends FIN, then reads and discards until
+// the peer's FIN or a deadline, so the peer sees our last bytes instead of a reset (a "lingering
+// close"). abort() closes at once. Either way on_closed() runs exactly once.
+#pragma once
+
+#include "runtime/config.hpp"
+#include "runtime/io_pool.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace switchboard::runtime {
+
+// An encoded message that may be queued on many transports at once (encode once, share).
+using shared_buffer = std::shared_ptr<const std::string>;
+
+enum class send_status : std::uint8_t {
+  queued,   // accepted; it leaves when the socket takes it
+  dropped,  // refused by the slow-consumer policy (drop), or the transport is closing
+};
+
+struct transport_limits {
+  std::size_t max_backpressure = 1u << 20;
+  slow_consumer_policy policy = slow_consumer_policy::close;
+};
+
+class transport : public std::enable_shared_from_this<transport> {
+ public:
+  static constexpr std::size_t flush_budget = 1u << 20;  // bytes per flush before yielding
+
+  transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits);
+  virtual ~transport();
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
+
+  worker& home() const noexcept { return home_; }
+  const boost::asio::ip::tcp::endpoint& remote() const noexcept { return remote_; }
+
+  // Everything below: the home worker's thread only.
+
+  // Links the transport into its worker and starts reading.
+  void start();
+
+  // Queues a shared buffer (or copies it into the cork buffer while corked).
+  send_status send(const shared_buffer& buffer);
+  // Copies bytes. Control data (pong, close) ignores the backpressure limit.
+  send_status send_copy(const void* data, std::size_t size, bool control = false) {
+    const std::string_view part(static_cast<const char*>(data), size);
+    return send_parts(&part, 1, control);
+  }
+  // Copies several pieces as one unit (a frame header and its payload): all or nothing.
+  send_status send_parts(const std::string_view* parts, std::size_t count, bool control = false);
+  // Writes what is queued now (does nothing while corked or while waiting for writability).
+  void flush();
+
+  std::size_t queued_bytes() const noexcept { return queued_; }
+  bool is_closed() const noexcept { return closed_; }
+  bool is_closing() const noexcept { return draining_ || lingering_ || closed_; }
+
+  void close_gracefully(std::uint32_t linger_ms);
+  void abort(const std::error_code& ec = {});
+
+ protected:
+  // Bytes received, in the worker's read buffer (mutable: decoders may unmask in place).
+  // Valid only during the call.
+  virtual void on_data(std::uint8_t* data, std::size_t size) = 0;
+  // The socket is gone: EOF (ec = eof), an error, abort() or the end of a graceful close.
+  virtual void on_closed(const std::error_code& ec) = 0;
+  // The queue would pass max_backpressure under the close policy. Default: abort().
+  virtual void on_slow_consumer();
+  // Everything queued has been written.
+  virtual void on_drained() {}
+  // Four times a second from the worker's sweep; `now` is the worker's tick count.
+  virtual void on_tick(std::uint32_t /*now*/) {}
+
+ public:
+  // Called by the worker's sweep: enforces the linger deadline, then on_tick().
+  void tick(std::uint32_t now);
+
+ protected:
+  // Ticks elapsed since the last bytes arrived.
+  std::uint32_t ticks_since_read() const noexcept { return home_.now_tick() - last_read_tick_; }
+
+ private:
+  friend class worker;
+  friend class server;
+
+  struct chunk {
+    shared_buffer data;
+    std::size_t offset;
+  };
+
+  void wait_readable();
+  void on_readable(const boost::system::error_code& ec);
+  void wait_writable();
+  void schedule_flush();
+  void uncork();
+  void spill_cork();
+  void push(shared_buffer data, std::size_t offset = 0);
+  void consume(std::size_t n);
+  void finish_drain();
+  void close_socket(const std::error_code& ec);
+  bool over_limit(std::size_t more);
+
+  worker& home_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::endpoint remote_;
+  transport_limits limits_;
+  std::vector<chunk> queue_;  // unsent buffers, queue_[head_] first
+  std::size_t head_ = 0;
+  std::size_t queued_ = 0;  // unsent bytes in queue_
+  std::uint32_t last_read_tick_ = 0;
+  std::uint32_t linger_deadline_ = 0;
+  bool started_ = false;
+  bool write_waiting_ = false;       // waiting for the socket to become writable
+  bool flush_posted_ = false;        // a flush is posted for this turn
+  bool draining_ = false;            // closing: send FIN once the queue is empty
+  bool lingering_ = false;           // FIN sent: discard input until EOF or deadline
+  std::atomic<bool> closed_{false};  // read by other threads through is_closed()
+  transport* prev_ = nullptr;        // worker's intrusive list
+  transport* next_ = nullptr;
+};
+
+}  // namespace switchboard::runtime

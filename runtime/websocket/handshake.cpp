@@ -1,0 +1,151 @@
+#include "runtime/websocket/handshake.hpp"
+
+#include <openssl/evp.h>
+
+#include <cstdint>
+
+namespace switchboard::runtime::websocket {
+namespace {
+
+constexpr std::string_view websocket_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+struct category final : std::error_category {
+  const char* name() const noexcept override { return "websocket.handshake"; }
+  std::string message(int ev) const override {
+    switch (static_cast<handshake_errc>(ev)) {
+      case handshake_errc::not_get:
+        return "WebSocket upgrade must use GET";
+      case handshake_errc::bad_http_version:
+        return "WebSocket upgrade needs HTTP/1.1";
+      case handshake_errc::missing_host:
+        return "missing Host header";
+      case handshake_errc::no_upgrade:
+        return "Upgrade header lacks websocket";
+      case handshake_errc::no_connection_upgrade:
+        return "Connection header lacks upgrade";
+      case handshake_errc::bad_key:
+        return "missing or malformed Sec-WebSocket-Key";
+      case handshake_errc::unsupported_version:
+        return "unsupported Sec-WebSocket-Version";
+      case handshake_errc::draft_hixie76:
+        return "draft-76 (Hixie) handshake is not supported";
+      case handshake_errc::origin_not_allowed:
+        return "origin not allowed";
+    }
+    return "unknown handshake error";
+  }
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool is_base64_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+// A valid key is base64 of exactly 16 bytes: 22 alphabet characters then "==" (4.1, item 7).
+bool is_valid_key(std::string_view key) {
+  key = trim(key);
+  if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
+  for (std::size_t i = 0; i < 22; ++i)
+    if (!is_base64_char(key[i])) return false;
+  // The last data character carries 2 bits; its 4 padding bits must be zero.
+  static constexpr std::string_view alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  return (alphabet.find(key[21]) & 0x0F) == 0;
+}
+
+}  // namespace
+
+const std::error_category& handshake_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+unsigned status_for(handshake_errc e) noexcept {
+  switch (e) {
+    case handshake_errc::unsupported_version:
+      return 426;
+    case handshake_errc::origin_not_allowed:
+      return 403;
+    default:
+      return 400;
+  }
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split_list(std::string_view list) {
+  std::vector<std::string_view> out;
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    const std::string_view item = trim(list.substr(0, comma));
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+bool list_contains(std::string_view list, std::string_view token) noexcept {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool is_upgrade(const handshake_request& r) noexcept {
+  return list_contains(r.upgrade, "websocket");
+}
+
+std::error_code check_request(const handshake_request& r,
+                              const std::vector<std::string>& allowed_origins) {
+  if (r.method != "GET") return handshake_errc::not_get;
+  if (r.version < 11) return handshake_errc::bad_http_version;
+  if (r.host.empty()) return handshake_errc::missing_host;
+  if (!list_contains(r.upgrade, "websocket")) return handshake_errc::no_upgrade;
+  if (!list_contains(r.connection, "upgrade")) return handshake_errc::no_connection_upgrade;
+  if (r.has_hixie_keys && r.key.empty()) return handshake_errc::draft_hixie76;
+  if (!is_valid_key(r.key)) return handshake_errc::bad_key;
+  if (trim(r.websocket_version) != "13") return handshake_errc::unsupported_version;
+  if (!allowed_origins.empty()) {
+    bool allowed = false;
+    for (const auto& o : allowed_origins)
+      allowed = allowed || iequals(o, trim(r.origin));
+    if (!allowed) return handshake_errc::origin_not_allowed;
+  }
+  return {};
+}
+
+std::string accept_key(std::string_view key) {
+  std::string input(trim(key));
+  input.append(websocket_guid);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  EVP_Digest(input.data(), input.size(), digest, &digest_size, EVP_sha1(), nullptr);
+  std::string out(4 * ((digest_size + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest,
+                                static_cast<int>(digest_size));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace switchboard::runtime::websocket

@@ -1,0 +1,73 @@
+// handshake.hpp: the server side of the WebSocket opening handshake (RFC 6455 section 4.2).
+//
+// Pure functions over the request's fields: no parser, no socket. The HTTP layer parses the
+// request (with Beast's parser) and fills a handshake_request of views into it; check_request()
+// names the first rule the request breaks, and the HTTP layer answers with the status that
+// error maps to (400, 403 or 426 with Sec-WebSocket-Version: 13). accept_key() computes the
+// Sec-WebSocket-Accept value (SHA-1 over key + GUID, base64).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace switchboard::runtime::websocket {
+
+struct handshake_request {
+  std::string_view method;             // "GET"
+  unsigned version = 11;               // HTTP version times ten
+  std::string_view host;               // Host
+  std::string_view upgrade;            // Upgrade
+  std::string_view connection;         // Connection
+  std::string_view key;                // Sec-WebSocket-Key
+  std::string_view websocket_version;  // Sec-WebSocket-Version
+  std::string_view protocols;          // Sec-WebSocket-Protocol (comma list, may repeat merged)
+  std::string_view extensions;         // Sec-WebSocket-Extensions
+  std::string_view origin;             // Origin
+  bool has_hixie_keys = false;         // Sec-WebSocket-Key1/Key2: the pre-RFC draft 76
+};
+
+enum class handshake_errc {
+  not_get = 1,            // 400 (method other than GET)
+  bad_http_version,       // 400 (older than HTTP/1.1)
+  missing_host,           // 400
+  no_upgrade,             // 400 (Upgrade lacks the "websocket" token)
+  no_connection_upgrade,  // 400 (Connection lacks the "upgrade" token)
+  bad_key,                // 400 (missing, or not base64 of 16 bytes)
+  unsupported_version,    // 426 with Sec-WebSocket-Version: 13
+  draft_hixie76,          // 400 (draft-76 handshake; not supported)
+  origin_not_allowed,     // 403
+};
+
+const std::error_category& handshake_category() noexcept;
+inline std::error_code make_error_code(handshake_errc e) noexcept {
+  return {static_cast<int>(e), handshake_category()};
+}
+
+// The HTTP status a failed handshake answers with.
+unsigned status_for(handshake_errc e) noexcept;
+
+// True when the request asks for a WebSocket upgrade at all (Upgrade: websocket). Requests
+// that do not are plain HTTP; requests that do and fail check_request() get an error status.
+bool is_upgrade(const handshake_request& r) noexcept;
+
+// Checks every rule of section 4.2.1. An empty `allowed_origins` allows any origin; otherwise
+// the Origin header must equal one entry (case-insensitive) or the request is refused.
+std::error_code check_request(const handshake_request& r,
+                              const std::vector<std::string>& allowed_origins = {});
+
+// Sec-WebSocket-Accept for a client key (section 4.2.2, step 5.4).
+std::string accept_key(std::string_view key);
+
+// Splits a comma-separated header list into trimmed, non-empty elements (RFC 7230 #rule).
+std::vector<std::string_view> split_list(std::string_view list);
+
+// Case-insensitive ASCII comparison, and "does the comma list contain this token".
+bool iequals(std::string_view a, std::string_view b) noexcept;
+bool list_contains(std::string_view list, std::string_view token) noexcept;
+
+}  // namespace switchboard::runtime::websocket
+
+template <>
+struct std::is_error_code_enum<switchboard::runtime::websocket::handshake_errc> : std::true_type {};
