@@ -325,7 +325,8 @@ bool connection::handle_request() {
     return keep_alive;
   }
 
-  if (route) {
+  // A path that only a WebSocket route serves (not a wildcard one) asks for an upgrade.
+  if (route && !route->path.empty() && route->path.back() != '*') {
     respond_error(426, "this path speaks WebSocket only", {{"Upgrade", "websocket"}});
     return false;
   }

@@ -70,8 +70,11 @@ void transport::on_readable(const boost::system::error_code& ec) {
   wait_readable();
 }
 
-bool transport::over_limit(std::size_t more) {
-  if (queued_ + home_.cork_buffer.size() + more <= limits_.max_backpressure) return false;
+// The limit applies to what is already waiting: a send onto a queue under the limit is
+// accepted whatever its size (so one large message never counts as a slow consumer), and the
+// queue is bounded by max_backpressure plus one message.
+bool transport::over_limit() {
+  if (queued_ + home_.cork_buffer.size() <= limits_.max_backpressure) return false;
   if (limits_.policy == slow_consumer_policy::drop) {
     home_.stats.dropped_messages.add();
   } else {
@@ -87,7 +90,7 @@ void transport::on_slow_consumer() {
 
 send_status transport::send(const shared_buffer& buffer) {
   if (is_closing()) return send_status::dropped;
-  if (over_limit(buffer->size())) return send_status::dropped;
+  if (over_limit()) return send_status::dropped;
   if (home_.corked == this) {
     // Small buffers join the cork; a big one goes behind what the cork holds, in order.
     if (home_.cork_buffer.size() + buffer->size() <= worker::cork_buffer_size) {
@@ -106,7 +109,7 @@ send_status transport::send_parts(const std::string_view* parts, std::size_t cou
   std::size_t size = 0;
   for (std::size_t i = 0; i < count; ++i)
     size += parts[i].size();
-  if (!control && over_limit(size)) return send_status::dropped;
+  if (!control && over_limit()) return send_status::dropped;
   if (home_.corked == this) {
     if (home_.cork_buffer.size() + size > worker::cork_buffer_size) spill_cork();
     if (size <= worker::cork_buffer_size) {

@@ -15,9 +15,10 @@
 // 64 buffers. A flush writes at most flush_budget bytes before yielding to other connections
 // (Redis' NET_MAX_WRITES_PER_EVENT idea).
 //
-// Backpressure: queued_bytes() counts what the peer has not taken yet. A data send that would
-// pass limits.max_backpressure is refused (send_status::dropped) under the drop policy, or
-// triggers on_slow_consumer() under the close policy; control frames (pong, close) always go.
+// Backpressure: queued_bytes() counts what the peer has not taken yet. A data send while more
+// than limits.max_backpressure is already waiting is refused (send_status::dropped) under the
+// drop policy, or triggers on_slow_consumer() under the close policy; control frames (pong,
+// close) always go. The queue is thus bounded by max_backpressure plus one message.
 // One stalled reader therefore never holds memory without bound nor slows the others.
 //
 // Closing: close_gracefully() writes what is queued, sends FIN, then reads and discards until
@@ -128,7 +129,7 @@ class transport : public std::enable_shared_from_this<transport> {
   void consume(std::size_t n);
   void finish_drain();
   void close_socket(const std::error_code& ec);
-  bool over_limit(std::size_t more);
+  bool over_limit();
 
   worker& home_;
   boost::asio::ip::tcp::socket socket_;
