@@ -157,7 +157,11 @@ void connection::on_closed(const std::error_code& ec) {
   if (phase_ == phase::websocket && !close_reported_) {
     SB_LOG(debug, "connection %llu closed without a close frame: %s",
            static_cast<unsigned long long>(id_), ec.message().c_str());
-    finish(ws::close_code::abnormal, ec ? ec.message() : std::string_view{});
+    // Our close frame went unanswered: report the code we closed with; else 1006.
+    if (close_sent_)
+      finish(close_code_, close_reason_);
+    else
+      finish(ws::close_code::abnormal, ec ? ec.message() : std::string_view{});
   }
   phase_ = phase::closed;
   http_.reset();
