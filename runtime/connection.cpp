@@ -244,16 +244,18 @@ void connection::http_data(const std::uint8_t* data, std::size_t size) {
       h.parser->body_limit(o.max_body_size);
       h.parser->eager(true);
     }
+    if (!h.parser->is_header_done()) {
+      // The whole head (request line and fields) must fit max_header_size; Beast's
+      // header_limit does not count the request line.
+      const std::size_t end = h.input.find("\r\n\r\n");
+      const std::size_t head = end == std::string::npos ? h.input.size() : end + 4;
+      if (head > o.max_header_size) return respond_error(431, "request header fields too large");
+    }
     boost::beast::error_code ec;
     const std::size_t used = h.parser->put(boost::asio::buffer(h.input), ec);
     h.input.erase(0, used);
     if (ec == http::error::need_more) {
-      if (used == 0) {
-        // Beast checks the header limit only on what it was given: enforce it on the buffer.
-        if (!h.parser->is_header_done() && h.input.size() > o.max_header_size)
-          return respond_error(431, "request header fields too large");
-        return;
-      }
+      if (used == 0) return;  // wait for more bytes
       continue;
     }
     if (ec == http::error::header_limit)
@@ -422,7 +424,8 @@ void connection::pump_file() {
     piece->resize(static_cast<std::size_t>(n));
     h.file_offset += static_cast<std::uint64_t>(n);
     h.file_left -= static_cast<std::uint64_t>(n);
-    if (send(std::move(piece)) != send_status::queued) return abort();
+    // Paced here (at most file_queue_target waiting), so not subject to the slow-consumer limit.
+    if (send(std::move(piece), /*control=*/true) != send_status::queued) return abort();
   }
   if (h.file_left > 0 || is_closing()) return;
   h.file = open_file{};

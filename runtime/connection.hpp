@@ -61,6 +61,7 @@ class connection final : public transport {
   ~connection() override;
 
   connection_id id() const noexcept { return id_; }
+  connection* as_server_connection() noexcept override { return this; }
 
   // --- Any thread -------------------------------------------------------------------------
   void send_text(std::string_view text);

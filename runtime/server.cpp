@@ -162,7 +162,7 @@ void server::broadcast(const shared_buffer& frame, const websocket_handler* only
     worker& w = pool_.at(i);
     asio::post(w.context(), [&w, frame, only] {
       for (transport* t = w.first(); t != nullptr; t = t->next_) {
-        auto* c = dynamic_cast<connection*>(t);
+        connection* c = t->as_server_connection();
         if (!c || !c->is_websocket() || (only && c->handler() != only)) continue;
         if (c->send(frame) == send_status::queued) w.stats.messages_out.add();
       }
@@ -219,7 +219,7 @@ void server::stop(std::uint16_t code, std::uint32_t grace_ms) {
     asio::post(w.context(), [&w, code] {
       for (transport* t = w.first(); t != nullptr;) {
         transport* next = t->next_;
-        if (auto* c = dynamic_cast<connection*>(t); c && c->is_websocket())
+        if (connection* c = t->as_server_connection(); c && c->is_websocket())
           c->close(code, "server shutting down");
         else
           t->close_gracefully(500);

@@ -88,9 +88,9 @@ void transport::on_slow_consumer() {
   abort(make_error_code(errc::slow_consumer));
 }
 
-send_status transport::send(const shared_buffer& buffer) {
-  if (is_closing()) return send_status::dropped;
-  if (over_limit()) return send_status::dropped;
+send_status transport::send(const shared_buffer& buffer, bool control) {
+  if (closed_ || lingering_ || (draining_ && !control)) return send_status::dropped;
+  if (!control && over_limit()) return send_status::dropped;
   if (home_.corked == this) {
     // Small buffers join the cork; a big one goes behind what the cork holds, in order.
     if (home_.cork_buffer.size() + buffer->size() <= worker::cork_buffer_size) {
@@ -149,7 +149,11 @@ void transport::push(shared_buffer data, std::size_t offset) {
 void transport::uncork() {
   home_.corked = nullptr;
   std::string& cork = home_.cork_buffer;
-  if (!cork.empty() && !closed_) {
+  if (closed_) {
+    cork.clear();  // the worker's buffer is shared: never leave our bytes for the next one
+    return;
+  }
+  if (!cork.empty()) {
     if (queue_.size() == head_ && !write_waiting_) {
       // Nothing queued before it: try to write the cork straight from the worker's buffer.
       const ssize_t n = ::send(socket_.native_handle(), cork.data(), cork.size(), MSG_NOSIGNAL);
@@ -268,6 +272,7 @@ void transport::abort(const std::error_code& ec) {
 void transport::close_socket(const std::error_code& ec) {
   if (closed_) return;
   closed_ = true;
+  if (home_.corked == this) home_.cork_buffer.clear();  // closed mid-read: drop our replies
   if (started_) {
     home_.unlink(this);
     home_.stats.connections_open.sub();

@@ -53,6 +53,8 @@ struct transport_limits {
   slow_consumer_policy policy = slow_consumer_policy::close;
 };
 
+class connection;
+
 class transport : public std::enable_shared_from_this<transport> {
  public:
   static constexpr std::size_t flush_budget = 1u << 20;  // bytes per flush before yielding
@@ -63,6 +65,8 @@ class transport : public std::enable_shared_from_this<transport> {
   transport& operator=(const transport&) = delete;
 
   worker& home() const noexcept { return home_; }
+  // The server connection this transport is, if it is one (broadcast walks a worker's list).
+  virtual connection* as_server_connection() noexcept { return nullptr; }
   const boost::asio::ip::tcp::endpoint& remote() const noexcept { return remote_; }
 
   // Everything below: the home worker's thread only.
@@ -70,8 +74,9 @@ class transport : public std::enable_shared_from_this<transport> {
   // Links the transport into its worker and starts reading.
   void start();
 
-  // Queues a shared buffer (or copies it into the cork buffer while corked).
-  send_status send(const shared_buffer& buffer);
+  // Queues a shared buffer (or copies it into the cork buffer while corked). `control` data
+  // ignores the backpressure limit: control frames, and bodies the caller paces itself.
+  send_status send(const shared_buffer& buffer, bool control = false);
   // Copies bytes. Control data (pong, close) ignores the backpressure limit.
   send_status send_copy(const void* data, std::size_t size, bool control = false) {
     const std::string_view part(static_cast<const char*>(data), size);
