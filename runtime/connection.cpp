@@ -299,6 +299,7 @@ bool connection::handle_request() {
   hs.extensions = r.header("Sec-WebSocket-Extensions");
   hs.origin = r.header("Origin");
   hs.has_hixie_keys = !r.header("Sec-WebSocket-Key1").empty();
+  hs.key_count = static_cast<unsigned>(req.count(http::field::sec_websocket_key));
 
   const auto* route = owner_.find_websocket_route(r.path);
   // An upgrade attempt: Upgrade: websocket, or a WebSocket key sent to a WebSocket route.

@@ -67,6 +67,10 @@ void transport::on_readable(const boost::system::error_code& ec) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     return close_socket(std::error_code(errno, std::system_category()));
   }
+  if (queued_ > limits_.max_backpressure / 2) {
+    read_paused_ = true;  // flush() resumes reading once the peer has taken most of it
+    return;
+  }
   wait_readable();
 }
 
@@ -223,6 +227,10 @@ void transport::flush() {
     home_.stats.bytes_out.add(static_cast<std::uint64_t>(n));
     consume(static_cast<std::size_t>(n));
     written += static_cast<std::size_t>(n);
+    if (read_paused_ && queued_ <= limits_.max_backpressure / 4) {
+      read_paused_ = false;
+      wait_readable();
+    }
     if (written >= flush_budget && head_ < queue_.size()) {
       schedule_flush();  // let the thread's other connections write too
       return;

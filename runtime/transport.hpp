@@ -19,6 +19,10 @@
 // than limits.max_backpressure is already waiting is refused (send_status::dropped) under the
 // drop policy, or triggers on_slow_consumer() under the close policy; control frames (pong,
 // close) always go. The queue is thus bounded by max_backpressure plus one message.
+// A peer that sends faster than it reads its replies (a pipelining echo client) is throttled
+// instead: reading pauses while more than half the limit waits and resumes when the queue has
+// drained to a quarter, so TCP flow control slows the peer down and the policy is left for
+// what others send to it (broadcasts).
 // One stalled reader therefore never holds memory without bound nor slows the others.
 //
 // Closing: close_gracefully() writes what is queued, sends FIN, then reads and discards until
@@ -147,6 +151,7 @@ class transport : public std::enable_shared_from_this<transport> {
   std::uint32_t linger_deadline_ = 0;
   bool started_ = false;
   bool write_waiting_ = false;       // waiting for the socket to become writable
+  bool read_paused_ = false;         // not reading: our own queue is too long (see above)
   bool flush_posted_ = false;        // a flush is posted for this turn
   bool draining_ = false;            // closing: send FIN once the queue is empty
   bool lingering_ = false;           // FIN sent: discard input until EOF or deadline

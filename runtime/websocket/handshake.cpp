@@ -124,7 +124,7 @@ std::error_code check_request(const handshake_request& r,
   if (!list_contains(r.upgrade, "websocket")) return handshake_errc::no_upgrade;
   if (!list_contains(r.connection, "upgrade")) return handshake_errc::no_connection_upgrade;
   if (r.has_hixie_keys && r.key.empty()) return handshake_errc::draft_hixie76;
-  if (!is_valid_key(r.key)) return handshake_errc::bad_key;
+  if (r.key_count > 1 || !is_valid_key(r.key)) return handshake_errc::bad_key;
   if (trim(r.websocket_version) != "13") return handshake_errc::unsupported_version;
   if (!allowed_origins.empty()) {
     bool allowed = false;

@@ -26,6 +26,7 @@ struct handshake_request {
   std::string_view extensions;         // Sec-WebSocket-Extensions
   std::string_view origin;             // Origin
   bool has_hixie_keys = false;         // Sec-WebSocket-Key1/Key2: the pre-RFC draft 76
+  unsigned key_count = 1;              // Sec-WebSocket-Key fields seen (at most one: 11.3.1)
 };
 
 enum class handshake_errc {
