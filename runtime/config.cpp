@@ -85,6 +85,8 @@ class table_reader {
     }
   }
 
+  void mark_seen(const char* key) { seen_.insert(key); }
+
   void reject_unknown() const {
     for (const auto& [key, value] : table_)
       if (!seen_.count(std::string(key.str())))
@@ -125,13 +127,34 @@ std::string load_toml(const std::string& path, server_options& o) {
 
     std::string log_level;
     table_reader server(section(root, "server"), "server");
-    std::vector<std::string> listen;
-    server.get_strings("listen", listen);
-    if (!listen.empty()) {
+    if (const toml::node* listen = section(root, "server").get("listen")) {
+      // Each entry: "HOST:PORT", or a table { address = "HOST:PORT", tls_cert = ..., ... }.
+      const toml::array* entries = listen->as_array();
+      if (!entries) server.fail("listen", "must be an array");
       o.bindings.clear();
-      for (const auto& l : listen)
-        o.bindings.push_back(parse_binding(l));
+      for (const auto& entry : *entries) {
+        if (auto text = entry.value<std::string>()) {
+          o.bindings.push_back(parse_binding(*text));
+          continue;
+        }
+        const toml::table* t = entry.as_table();
+        if (!t) server.fail("listen", "entries must be strings or tables");
+        table_reader b(*t, "server.listen");
+        std::string address;
+        b.get("address", address);
+        if (address.empty()) b.fail("address", "is required");
+        binding bound = parse_binding(address);
+        b.get("tls_cert", bound.tls.certificate_file);
+        b.get("tls_key", bound.tls.private_key_file);
+        b.get("tls_ca", bound.tls.ca_file);
+        b.get("tls_verify_client", bound.tls.verify_client);
+        b.get("tls_min_version", bound.tls.min_version);
+        b.get("tls_ciphers", bound.tls.ciphers);
+        b.reject_unknown();
+        o.bindings.push_back(std::move(bound));
+      }
     }
+    server.mark_seen("listen");
     server.get("threads", o.threads);
     server.get("document_root", o.document_root);
     server.get_strings("allowed_origins", o.allowed_origins);

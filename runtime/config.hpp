@@ -6,6 +6,8 @@
 // ignored. Times are in milliseconds, sizes in bytes.
 #pragma once
 
+#include "runtime/tls.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -17,6 +19,7 @@ namespace switchboard::runtime {
 struct binding {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
+  tls_options tls;  // TLS on this binding when tls.enabled()
 };
 
 // What happens to a connection whose unsent data passes max_backpressure.

@@ -73,8 +73,8 @@ shared_buffer make_frame(ws::opcode op, std::string_view payload) {
 }
 
 connection::connection(server& owner, worker& home, boost::asio::ip::tcp::socket socket,
-                       transport_limits limits)
-    : transport(home, std::move(socket), limits),
+                       transport_limits limits, const tls_context* tls)
+    : transport(home, std::move(socket), limits, tls),
       owner_(owner),
       id_(owner.next_id()),
       http_(std::make_unique<http_state>()) {

@@ -20,6 +20,7 @@ struct server::listener {
   tcp::acceptor acceptor;
   asio::steady_timer retry;  // backs off when accept fails (e.g. out of file descriptors)
   binding bound;
+  std::shared_ptr<tls_context> tls;  // null for plain TCP
 };
 
 void echo_handler::on_message(const connection_ptr& c, websocket::opcode op,
@@ -63,6 +64,7 @@ void server::start() {
   for (std::size_t i = 0; i < options_.bindings.size(); ++i) {
     const binding& b = options_.bindings[i];
     auto l = std::make_unique<listener>(pool_.at(i % pool_.size()));
+    if (b.tls.enabled()) l->tls = tls_context::make_server(b.tls);
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(b.host, ec);
     if (ec) throw config_error("cannot listen on " + b.host + ": not an IP address");
@@ -75,8 +77,11 @@ void server::start() {
       throw config_error("cannot listen on " + b.host + ":" + std::to_string(b.port) + ": " +
                          ec.message());
     const auto local = l->acceptor.local_endpoint();
-    l->bound = binding{local.address().to_string(), local.port()};
-    SB_LOG(info, "listening on %s:%u", l->bound.host.c_str(), l->bound.port);
+    l->bound = b;
+    l->bound.host = local.address().to_string();
+    l->bound.port = local.port();
+    SB_LOG(info, "listening on %s:%u%s", l->bound.host.c_str(), l->bound.port,
+           l->tls ? " (TLS)" : "");
     listeners_.push_back(std::move(l));
   }
   for (std::size_t i = 0; i < pool_.size(); ++i) {
@@ -112,7 +117,7 @@ void server::accept(listener& l) {
       return;
     }
     transport_limits limits{options_.max_backpressure, options_.slow_consumer};
-    auto c = std::make_shared<connection>(*this, target, std::move(socket), limits);
+    auto c = std::make_shared<connection>(*this, target, std::move(socket), limits, l.tls.get());
     asio::post(target.context(), [c, &target] {
       target.stats.connections_accepted.add();
       c->start();

@@ -17,8 +17,10 @@ constexpr int max_iovecs = 64;
 constexpr int reads_per_wakeup = 4;  // then yield to other connections of the thread
 }  // namespace
 
-transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits)
+transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+                     const tls_context* tls)
     : home_(home), socket_(std::move(socket)), limits_(limits) {
+  if (tls) tls_ = std::make_unique<tls_session>(*tls);
   boost::system::error_code ec;
   remote_ = socket_.remote_endpoint(ec);
   socket_.non_blocking(true, ec);
@@ -53,7 +55,9 @@ void transport::on_readable(const boost::system::error_code& ec) {
     if (n > 0) {
       home_.stats.bytes_in.add(static_cast<std::uint64_t>(n));
       last_read_tick_ = home_.now_tick();
-      if (!lingering_) {
+      if (tls_) {
+        if (!read_tls(buffer, static_cast<std::size_t>(n))) return;
+      } else if (!lingering_) {
         home_.corked = this;
         on_data(buffer, static_cast<std::size_t>(n));
         uncork();
@@ -138,6 +142,37 @@ void transport::tick(std::uint32_t now) {
   on_tick(now);
 }
 
+// Decrypts what was just read (it is copied into the session, so `buffer` is reused for the
+// plaintext) and hands it to on_data. Returns false when the transport closed.
+bool transport::read_tls(std::uint8_t* buffer, std::size_t size) {
+  tls_->feed(buffer, size);
+  for (;;) {
+    std::size_t n = 0;
+    const auto st = tls_->read(buffer, worker::read_buffer_size, n);
+    if (st == tls_session::status::data) {
+      if (lingering_) continue;
+      home_.corked = this;
+      on_data(buffer, n);
+      uncork();
+      if (closed_) return false;
+      continue;
+    }
+    take_ciphertext();  // handshake replies, alerts, session tickets
+    if (st == tls_session::status::need_more) break;
+    if (st == tls_session::status::closed) {
+      close_socket(make_error_code(errc::eof));
+      return false;
+    }
+    SB_LOG(debug, "TLS failure from %s: %s", remote_.address().to_string().c_str(),
+           tls_->error().message().c_str());
+    flush();  // send the alert, then end
+    close_socket(tls_->error());
+    return false;
+  }
+  if (queue_.size() > head_) flush();
+  return !closed_;
+}
+
 // Moves the cork buffer's bytes into the queue (keeps order when a large send follows them).
 void transport::spill_cork() {
   if (home_.cork_buffer.empty()) return;
@@ -146,8 +181,23 @@ void transport::spill_cork() {
 }
 
 void transport::push(shared_buffer data, std::size_t offset) {
+  if (!tls_) return push_wire(std::move(data), offset);
+  if (!tls_->write(data->data() + offset, data->size() - offset))
+    return close_socket(tls_->error());
+  take_ciphertext();
+}
+
+void transport::push_wire(shared_buffer data, std::size_t offset) {
   queued_ += data->size() - offset;
   queue_.push_back(chunk{std::move(data), offset});
+}
+
+void transport::take_ciphertext() {
+  const std::size_t n = tls_->pending();
+  if (n == 0) return;
+  auto wire = std::make_shared<std::string>(n, '\0');
+  wire->resize(tls_->take(reinterpret_cast<std::uint8_t*>(wire->data()), n));
+  push_wire(std::move(wire));
 }
 
 void transport::uncork() {
@@ -157,7 +207,12 @@ void transport::uncork() {
     cork.clear();  // the worker's buffer is shared: never leave our bytes for the next one
     return;
   }
-  if (!cork.empty()) {
+  if (!cork.empty() && tls_) {
+    const bool ok = tls_->write(cork.data(), cork.size());
+    cork.clear();
+    if (!ok) return close_socket(tls_->error());
+    take_ciphertext();
+  } else if (!cork.empty()) {
     if (queue_.size() == head_ && !write_waiting_) {
       // Nothing queued before it: try to write the cork straight from the worker's buffer.
       const ssize_t n = ::send(socket_.native_handle(), cork.data(), cork.size(), MSG_NOSIGNAL);
@@ -268,6 +323,13 @@ void transport::close_gracefully(std::uint32_t linger_ms) {
 
 void transport::finish_drain() {
   if (lingering_ || closed_) return;
+  if (tls_ && !tls_shutdown_sent_) {
+    // close_notify goes after everything else, before the FIN.
+    tls_shutdown_sent_ = true;
+    tls_->shutdown();
+    take_ciphertext();
+    if (queue_.size() > head_) return flush();  // flush() comes back here when drained
+  }
   lingering_ = true;
   boost::system::error_code ignored;
   socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);

@@ -25,6 +25,11 @@
 // what others send to it (broadcasts).
 // One stalled reader therefore never holds memory without bound nor slows the others.
 //
+// TLS: with a tls_context the transport decrypts what it reads before on_data() and encrypts
+// what it sends as it enters the queue (tls.hpp), so the queue always holds wire bytes and
+// subclasses never know the difference. A shared buffer is encrypted per connection, so TLS
+// broadcasts cost one encryption per subscriber (unavoidable: every session has its own keys).
+//
 // Closing: close_gracefully() writes what is queued, sends FIN, then reads and discards until
 // the peer's FIN or a deadline, so the peer sees our last bytes instead of a reset (a "lingering
 // close"). abort() closes at once. Either way on_closed() runs exactly once.
@@ -32,6 +37,7 @@
 
 #include "runtime/config.hpp"
 #include "runtime/io_pool.hpp"
+#include "runtime/tls.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -63,7 +69,9 @@ class transport : public std::enable_shared_from_this<transport> {
  public:
   static constexpr std::size_t flush_budget = 1u << 20;  // bytes per flush before yielding
 
-  transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits);
+  // `tls` null: plain TCP. Otherwise the server side of a TLS session on that context.
+  transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+            const tls_context* tls = nullptr);
   virtual ~transport();
   transport(const transport&) = delete;
   transport& operator=(const transport&) = delete;
@@ -94,6 +102,9 @@ class transport : public std::enable_shared_from_this<transport> {
   std::size_t queued_bytes() const noexcept { return queued_; }
   bool is_closed() const noexcept { return closed_; }
   bool is_closing() const noexcept { return draining_ || lingering_ || closed_; }
+  bool is_tls() const noexcept { return tls_ != nullptr; }
+  // The ALPN protocol a TLS client chose ("" for none or plain TCP).
+  std::string alpn() const { return tls_ ? tls_->alpn() : std::string{}; }
 
   void close_gracefully(std::uint32_t linger_ms);
   void abort(const std::error_code& ec = {});
@@ -134,7 +145,10 @@ class transport : public std::enable_shared_from_this<transport> {
   void schedule_flush();
   void uncork();
   void spill_cork();
-  void push(shared_buffer data, std::size_t offset = 0);
+  void push(shared_buffer data, std::size_t offset = 0);  // plaintext: encrypted under TLS
+  void push_wire(shared_buffer data, std::size_t offset = 0);
+  void take_ciphertext();
+  bool read_tls(std::uint8_t* buffer, std::size_t size);
   void consume(std::size_t n);
   void finish_drain();
   void close_socket(const std::error_code& ec);
@@ -144,7 +158,8 @@ class transport : public std::enable_shared_from_this<transport> {
   boost::asio::ip::tcp::socket socket_;
   boost::asio::ip::tcp::endpoint remote_;
   transport_limits limits_;
-  std::vector<chunk> queue_;  // unsent buffers, queue_[head_] first
+  std::unique_ptr<tls_session> tls_;  // null for plain TCP
+  std::vector<chunk> queue_;          // unsent buffers, queue_[head_] first
   std::size_t head_ = 0;
   std::size_t queued_ = 0;  // unsent bytes in queue_
   std::uint32_t last_read_tick_ = 0;
@@ -154,6 +169,7 @@ class transport : public std::enable_shared_from_this<transport> {
   bool read_paused_ = false;         // not reading: our own queue is too long (see above)
   bool flush_posted_ = false;        // a flush is posted for this turn
   bool draining_ = false;            // closing: send FIN once the queue is empty
+  bool tls_shutdown_sent_ = false;   // our close_notify is queued
   bool lingering_ = false;           // FIN sent: discard input until EOF or deadline
   std::atomic<bool> closed_{false};  // read by other threads through is_closed()
   transport* prev_ = nullptr;        // worker's intrusive list

@@ -31,6 +31,12 @@ the status page at /, Prometheus metrics at /metrics.
   --document-root DIR         serve static files from DIR
   --config FILE               read settings from a TOML file first (flags override it)
   --log-level LEVEL           trace, debug, info (default), warn, error, off
+  --tls-cert FILE             serve TLS on the --listen before it: PEM certificate and chain
+  --tls-key FILE              its PEM private key (default: in the --tls-cert file)
+  --tls-ca FILE               CA certificates for --tls-verify-client
+  --tls-verify-client         require a client certificate signed by --tls-ca
+  --tls-min-version V         1.2 (default) or 1.3
+  --tls-ciphers LIST          TLS 1.2 cipher list, OpenSSL syntax
   --allowed-origin ORIGIN     accept WebSocket upgrades only from these origins (repeatable)
   --max-message-size BYTES    largest WebSocket message (default 16777216; close 1009 past it)
   --max-header-size BYTES     largest HTTP request head (default 8192; 431 past it)
@@ -73,6 +79,16 @@ daemon_options parse_command_line(int argc, char** argv) {
       d.show_version = true;
       continue;
     }
+    // TLS flags configure the binding of the --listen before them.
+    const auto tls_binding = [&]() -> runtime::tls_options& {
+      if (!listen_given)
+        throw runtime::config_error(flag + " must follow the --listen it applies to");
+      return o.bindings.back().tls;
+    };
+    if (flag == "--tls-verify-client") {
+      tls_binding().verify_client = true;
+      continue;
+    }
     if (i + 1 >= argc) throw runtime::config_error(flag + " needs a value (see --help)");
     const std::string value = argv[++i];
     if (flag == "--config") {
@@ -81,6 +97,16 @@ daemon_options parse_command_line(int argc, char** argv) {
       if (!listen_given) o.bindings.clear();
       listen_given = true;
       o.bindings.push_back(runtime::parse_binding(value));
+    } else if (flag == "--tls-cert") {
+      tls_binding().certificate_file = value;
+    } else if (flag == "--tls-key") {
+      tls_binding().private_key_file = value;
+    } else if (flag == "--tls-ca") {
+      tls_binding().ca_file = value;
+    } else if (flag == "--tls-min-version") {
+      tls_binding().min_version = value;
+    } else if (flag == "--tls-ciphers") {
+      tls_binding().ciphers = value;
     } else if (flag == "--threads") {
       o.threads = parse_number<std::size_t>(flag, value);
     } else if (flag == "--document-root") {

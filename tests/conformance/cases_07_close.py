@@ -187,7 +187,8 @@ def _shutdown_going_away(ctx):
     d = spawn()
     d.start()
     try:
-        pctx = Context(d.host, d.port, "/echo", ctx.config)
+        host, port = ctx.config.get("address_of", lambda daemon: (daemon.host, daemon.port))(d)
+        pctx = Context(host, port, "/echo", ctx.config)
         idle = pctx.connect()
         mid = pctx.connect()
         busy = pctx.connect()

@@ -43,6 +43,32 @@ CONFIGS = {
                {"max_message_size": 16 * 1024 * 1024, "allowed_origins": list(ALLOWED_ORIGINS)}),
 }
 
+TLS_FLAGS = []  # daemon flags for TLS, set by --tls
+TLS_CONTEXT = []  # the client TLS context, set by --tls
+
+
+def enable_tls():
+    """Makes a throwaway certificate for 127.0.0.1, has every daemon serve TLS with it, and
+    has every case connect with TLS (verifying the certificate)."""
+    import shutil
+    import ssl
+    import subprocess
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="sb-conformance-tls-")
+    import atexit
+    atexit.register(shutil.rmtree, tmp, True)
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    # sbtest puts --listen first, so these apply to that binding.
+    TLS_FLAGS[:] = ["--tls-cert", cert, "--tls-key", key]
+    for name, (flags, cfg) in list(CONFIGS.items()):
+        CONFIGS[name] = (flags + TLS_FLAGS, cfg)
+    TLS_CONTEXT.append(ssl.create_default_context(cafile=cert))
+
+
 GROUP_NAMES = {
     "1": "Framing",
     "2": "Pings/Pongs",
@@ -103,7 +129,11 @@ def main():
     ap.add_argument("-j", type=int, default=8, help="concurrent cases (default 8)")
     ap.add_argument("-v", action="count", default=0, help="print every case (-vv: tracebacks)")
     ap.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    ap.add_argument("--tls", action="store_true",
+                    help="run every case over TLS (wss://): the daemon gets a throwaway certificate")
     args = ap.parse_args()
+    if args.tls:
+        enable_tls()
 
     cases = load_cases()
     if args.k:
@@ -172,7 +202,13 @@ def main():
         cfg = dict(cfg)
         if daemon is not None:
             # lets a case start a private daemon (e.g. to stop it with SIGTERM)
-            cfg["spawn_daemon"] = lambda extra=(): sbtest.Daemon(list(extra))
+            cfg["spawn_daemon"] = lambda extra=(): sbtest.Daemon(list(extra) + TLS_FLAGS)
+        if TLS_CONTEXT:
+            # Cases speak plain TCP to a local relay that speaks TLS to the daemon.
+            from tls_relay import TlsRelay
+            cfg["tls"] = True
+            cfg["address_of"] = lambda d: ("127.0.0.1", TlsRelay(d.host, d.port, TLS_CONTEXT[0]).port)
+            host, port = "127.0.0.1", TlsRelay(host, port, TLS_CONTEXT[0]).port
         ctx = wsframe.Context(host, port, path, cfg)
         print("== configuration %s: %d cases against ws://%s:%d%s%s" % (
             cfg_name, len(cfg_cases), host, port, path,

@@ -1,0 +1,173 @@
+#include "runtime/tls.hpp"
+
+#include "runtime/config.hpp"
+
+#include <openssl/err.h>
+
+#include <cstring>
+
+namespace switchboard::runtime {
+namespace {
+
+struct category final : std::error_category {
+  const char* name() const noexcept override { return "tls"; }
+  std::string message(int ev) const override {
+    if (ev == 0) return "TLS error";
+    char buf[256];
+    ERR_error_string_n(static_cast<unsigned long>(ev), buf, sizeof buf);
+    return buf;
+  }
+};
+
+// The oldest queued OpenSSL error, cleared from the thread's queue.
+std::error_code last_error() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  return {static_cast<int>(e & 0x7fffffff), tls_category()};
+}
+
+std::string openssl_reason() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown reason";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+// ALPN: pick the first of our protocols the client offers; none in common -> no ALPN.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void* arg) {
+  const auto* ours = static_cast<const std::vector<std::string>*>(arg);
+  for (const auto& p : *ours) {
+    for (unsigned int i = 0; i < inlen;) {
+      const unsigned int len = in[i];
+      if (i + 1 + len > inlen) break;
+      if (len == p.size() && std::memcmp(in + i + 1, p.data(), len) == 0) {
+        *out = in + i + 1;
+        *outlen = static_cast<unsigned char>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      i += 1 + len;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+}  // namespace
+
+const std::error_category& tls_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+std::shared_ptr<tls_context> tls_context::make_server(const tls_options& o) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) throw config_error("TLS: cannot create a context: " + openssl_reason());
+  std::shared_ptr<tls_context> result(new tls_context(ctx, o));
+  const auto fail = [](const std::string& what) {
+    throw config_error("TLS: " + what + ": " + openssl_reason());
+  };
+  const int min = o.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (o.min_version != "1.2" && o.min_version != "1.3")
+    throw config_error("TLS: min_version must be \"1.2\" or \"1.3\", not \"" + o.min_version +
+                       "\"");
+  SSL_CTX_set_min_proto_version(ctx, min);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()) != 1)
+    fail("bad cipher list '" + o.ciphers + "'");
+  if (SSL_CTX_use_certificate_chain_file(ctx, o.certificate_file.c_str()) != 1)
+    fail("cannot load certificate '" + o.certificate_file + "'");
+  const std::string& key = o.private_key_file.empty() ? o.certificate_file : o.private_key_file;
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+    fail("cannot load private key '" + key + "'");
+  if (SSL_CTX_check_private_key(ctx) != 1) fail("the key does not match the certificate");
+  if (o.verify_client) {
+    if (o.ca_file.empty()) throw config_error("TLS: verify_client needs a CA file");
+    if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1)
+      fail("cannot load CA file '" + o.ca_file + "'");
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  if (!o.alpn.empty())
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn,
+                               const_cast<std::vector<std::string>*>(&result->options_.alpn));
+  return result;
+}
+
+tls_context::~tls_context() {
+  SSL_CTX_free(ctx_);
+}
+
+tls_session::tls_session(const tls_context& context) {
+  ssl_ = SSL_new(context.native());
+  in_ = BIO_new(BIO_s_mem());
+  out_ = BIO_new(BIO_s_mem());
+  if (!ssl_ || !in_ || !out_) throw std::bad_alloc();
+  BIO_set_mem_eof_return(in_, -1);  // an empty input BIO means "need more", not EOF
+  SSL_set_bio(ssl_, in_, out_);     // the SSL owns both BIOs now
+  SSL_set_accept_state(ssl_);
+}
+
+tls_session::~tls_session() {
+  SSL_free(ssl_);
+}
+
+void tls_session::feed(const std::uint8_t* data, std::size_t size) {
+  BIO_write(in_, data, static_cast<int>(size));
+}
+
+tls_session::status tls_session::read(std::uint8_t* out, std::size_t capacity, std::size_t& n) {
+  n = 0;
+  std::size_t got = 0;
+  const int r = SSL_read_ex(ssl_, out, capacity, &got);
+  if (r == 1) {
+    n = got;
+    return status::data;
+  }
+  switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return status::need_more;
+    case SSL_ERROR_ZERO_RETURN:
+      return status::closed;
+    default:
+      error_ = last_error();
+      return status::error;
+  }
+}
+
+bool tls_session::write(const void* data, std::size_t size) {
+  if (size == 0) return true;
+  std::size_t written = 0;
+  if (SSL_write_ex(ssl_, data, size, &written) == 1 && written == size) return true;
+  error_ = last_error();
+  return false;
+}
+
+void tls_session::shutdown() {
+  if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+std::size_t tls_session::pending() const noexcept {
+  return BIO_ctrl_pending(out_);
+}
+
+std::size_t tls_session::take(std::uint8_t* out, std::size_t capacity) {
+  const int n = BIO_read(out_, out, static_cast<int>(capacity));
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+bool tls_session::handshake_done() const noexcept {
+  return SSL_is_init_finished(ssl_) == 1;
+}
+
+std::string tls_session::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &p, &len);
+  return p ? std::string(reinterpret_cast<const char*>(p), len) : std::string{};
+}
+
+}  // namespace switchboard::runtime
