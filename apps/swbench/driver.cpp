@@ -1,0 +1,147 @@
+// driver.cpp: see driver.hpp.
+#include "apps/swbench/driver.hpp"
+
+#include "apps/swbench/stats.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace switchboard::swbench {
+
+namespace {
+
+constexpr std::uint64_t second = 1000000000u;
+constexpr std::uint64_t poll_ns = 100000000u;  // connect phase: check every 100 ms
+
+struct totals {
+  std::uint64_t completed = 0, errors = 0;
+  std::uint32_t open = 0, settled = 0;
+};
+
+totals sum(const std::vector<worker_progress>& progress) {
+  totals t;
+  for (const worker_progress& p : progress) {
+    t.completed += p.completed.load(std::memory_order_relaxed);
+    t.errors += p.errors.load(std::memory_order_relaxed);
+    t.open += p.open.load(std::memory_order_relaxed);
+    t.settled += p.settled.load(std::memory_order_relaxed);
+  }
+  return t;
+}
+
+// The once-a-second line on stderr.
+class progress_line {
+ public:
+  progress_line(const options& opt, const std::vector<worker_progress>& progress, const char* unit)
+      : opt_(opt), progress_(progress), unit_(unit), start_(now_ns()), next_(start_ + second) {
+    if (opt_.server_pid != 0) read_process_cpu(opt_.server_pid, last_server_cpu_);
+  }
+
+  // Prints a line if a second has passed since the last one.
+  void maybe_print(const char* phase) {
+    std::uint64_t now = now_ns();
+    if (now < next_) return;
+    totals t = sum(progress_);
+    double dt = static_cast<double>(now - last_) / 1e9;
+    double rate = static_cast<double>(t.completed - last_completed_) / dt;
+    char server[48] = "";
+    double cpu = 0;
+    if (opt_.server_pid != 0 && read_process_cpu(opt_.server_pid, cpu)) {
+      std::snprintf(server, sizeof server, "  server cpu %3.0f%%",
+                    (cpu - last_server_cpu_) / dt * 100);
+      last_server_cpu_ = cpu;
+    }
+    if (opt_.progress) {
+      std::fprintf(stderr, "swbench %4.0fs %-8s open %u/%u  %10.0f %s  errors %llu%s\n",
+                   static_cast<double>(now - start_) / 1e9, phase, t.open, opt_.connections, rate,
+                   unit_, static_cast<unsigned long long>(t.errors), server);
+    }
+    last_ = now;
+    last_completed_ = t.completed;
+    while (next_ <= now)
+      next_ += second;
+  }
+
+  // Sleeps until `t`, printing on the way.
+  void sleep_until(std::uint64_t t, const char* phase) {
+    for (;;) {
+      std::uint64_t now = now_ns();
+      if (now >= t) return;
+      sleep_until_ns(std::min(t, next_));
+      maybe_print(phase);
+    }
+  }
+
+ private:
+  const options& opt_;
+  const std::vector<worker_progress>& progress_;
+  const char* unit_;
+  std::uint64_t start_;
+  std::uint64_t next_;
+  std::uint64_t last_ = start_;
+  std::uint64_t last_completed_ = 0;
+  double last_server_cpu_ = 0;
+};
+
+}  // namespace
+
+window_result drive(const options& opt, const std::vector<worker_progress>& progress,
+                    run_clock& clock, const char* unit) {
+  window_result result;
+  progress_line line(opt, progress, unit);
+
+  // Connect: until all settled or the timeout.
+  const std::uint64_t connect_deadline =
+      now_ns() + static_cast<std::uint64_t>(opt.connect_timeout_s * 1e9);
+  for (;;) {
+    totals t = sum(progress);
+    if (t.settled >= opt.connections) break;
+    if (now_ns() >= connect_deadline) {
+      std::fprintf(stderr, "swbench: connect timeout: %u of %u connections settled\n", t.settled,
+                   opt.connections);
+      break;
+    }
+    line.sleep_until(now_ns() + poll_ns, "connect");
+  }
+  if (sum(progress).open == 0) {
+    clock.stop.store(true);
+    return result;
+  }
+
+  // Load, warmup, then the window.
+  clock.go.store(true);
+  const std::uint64_t begin = now_ns() + static_cast<std::uint64_t>(opt.warmup_s * 1e9);
+  const std::uint64_t end = begin + static_cast<std::uint64_t>(opt.duration_s * 1e9);
+  clock.window_begin.store(begin);
+  clock.window_end.store(end);
+  line.sleep_until(begin, "warmup");
+
+  result.started = true;
+  result.open_at_begin = sum(progress).open;
+  double server_cpu_begin = 0, server_cpu_end = 0;
+  const bool server_begin =
+      opt.server_pid != 0 && read_process_cpu(opt.server_pid, server_cpu_begin);
+  const double client_begin = self_cpu_seconds();
+  double busy_begin = 0, steal_begin = 0, busy_end = 0, steal_end = 0;
+  read_machine_cpu(busy_begin, steal_begin);
+
+  line.sleep_until(end, "measure");
+
+  const double client_end = self_cpu_seconds();
+  read_machine_cpu(busy_end, steal_end);
+  const bool server_end = opt.server_pid != 0 && read_process_cpu(opt.server_pid, server_cpu_end);
+  if (opt.server_pid != 0) {
+    read_process_memory(opt.server_pid, result.server_rss, result.server_peak_rss);
+  }
+  clock.stop.store(true);
+
+  result.seconds = static_cast<double>(end - begin) / 1e9;
+  result.client_cpu_s = client_end - client_begin;
+  result.machine_busy_s = busy_end - busy_begin;
+  result.machine_steal_s = steal_end - steal_begin;
+  result.server_measured = server_begin && server_end;
+  result.server_cpu_s = server_cpu_end - server_cpu_begin;
+  return result;
+}
+
+}  // namespace switchboard::swbench

@@ -1,0 +1,62 @@
+// driver.hpp: the phases every swbench mode shares, run on the main thread while the mode's
+// worker threads (one client_loop each) do the I/O.
+//
+//   connect  until every connection is open or failed, or --connect-timeout passes; no load yet
+//   warmup   --warmup seconds of load that is not measured
+//   window   --duration seconds: workers count only what completes inside [begin, end); the
+//            driver samples server CPU (/proc/PID/stat), swbench's own CPU and the machine's
+//            (/proc/stat, to see other load) at both ends
+//   stop     workers leave their loops and close their connections
+//
+// The window is decided once, as two absolute CLOCK_MONOTONIC times published to the workers
+// before it starts, so workers compare their own event timestamps to it and no thread has to
+// signal another at the boundaries. Once a second the driver prints a progress line to stderr
+// from the counters each worker publishes (relaxed atomic stores, once per loop turn).
+#pragma once
+
+#include "apps/swbench/options.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace switchboard::swbench {
+
+// Published by one worker, read by the driver. One cache line each, so workers do not contend.
+struct alignas(64) worker_progress {
+  std::atomic<std::uint64_t> completed{0};  // the mode's unit (echo: round trips), all phases
+  std::atomic<std::uint64_t> errors{0};     // errors so far, all phases
+  std::atomic<std::uint32_t> open{0};       // connections open now
+  std::atomic<std::uint32_t> settled{0};    // connections that opened or failed to open
+};
+
+// Written by the driver, read by the workers.
+struct run_clock {
+  // Set when the connect phase ends: load starts only then, so connections open at full speed
+  // instead of competing with the traffic of those already open.
+  std::atomic<bool> go{false};
+  std::atomic<std::uint64_t> window_begin{std::numeric_limits<std::uint64_t>::max()};
+  std::atomic<std::uint64_t> window_end{std::numeric_limits<std::uint64_t>::max()};
+  std::atomic<bool> stop{false};
+};
+
+struct window_result {
+  bool started = false;             // at least one connection opened, so a window was run
+  std::uint32_t open_at_begin = 0;  // connections open when the window began
+  double seconds = 0;               // window length
+  double client_cpu_s = 0;          // swbench's CPU time in the window (all threads)
+  double machine_busy_s = 0;        // all CPUs' busy time in the window (/proc/stat)
+  double machine_steal_s = 0;       // all CPUs' steal time in the window
+  bool server_measured = false;     // --server-pid given and readable at both ends
+  double server_cpu_s = 0;          // the server's CPU time in the window
+  std::uint64_t server_rss = 0;     // bytes, at the end of the window
+  std::uint64_t server_peak_rss = 0;
+};
+
+// Runs connect, warmup and window (see above), then sets clock.stop. `unit` names the progress
+// line's rate ("msg/s").
+window_result drive(const options& opt, const std::vector<worker_progress>& progress,
+                    run_clock& clock, const char* unit);
+
+}  // namespace switchboard::swbench

@@ -1,0 +1,155 @@
+// main.cpp: swbench, Switchboard's WebSocket load generator. Parses the command line into
+// `options` and runs the mode named by the first argument.
+//
+// A mode is a function `int run_<mode>(const options&)` listed in `modes` below; it builds one
+// client_loop per --threads with its own session_handler and lets driver.hpp run the phases.
+// See tests/bench/README.md for how the benchmarks use it.
+#include "apps/swbench/echo_mode.hpp"
+#include "apps/swbench/net.hpp"
+#include "apps/swbench/options.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+using namespace switchboard::swbench;
+
+struct mode_entry {
+  const char* name;
+  int (*run)(const options&);
+  const char* summary;
+};
+
+constexpr mode_entry modes[] = {
+    {"echo", run_echo, "closed-loop echo round trips, --depth messages in flight per connection"},
+};
+
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: swbench MODE [options]\n"
+               "modes:\n");
+  for (const mode_entry& m : modes)
+    std::fprintf(out, "  %-10s %s\n", m.name, m.summary);
+  std::fprintf(
+      out,
+      "options:\n"
+      "  --url ws://HOST:PORT/PATH   server (default ws://127.0.0.1:8080/echo)\n"
+      "  --connections N             connections (default 100)\n"
+      "  --size BYTES                payload bytes per message (default 32)\n"
+      "  --depth K                   messages in flight per connection (default 1)\n"
+      "  --binary                    binary frames (default text)\n"
+      "  --duration SECONDS          measured window (default 10)\n"
+      "  --warmup SECONDS            unmeasured load before it (default 2)\n"
+      "  --threads N                 client threads, one epoll loop each (default 1)\n"
+      "  --source-ips A.B.C.D[-A.B.C.E]  spread connections over these source addresses\n"
+      "  --server-pid PID            report server CPU (msgs per server-CPU-s) and RSS\n"
+      "  --json FILE                 write the results as JSON\n"
+      "  --connect-timeout SECONDS   time allowed for opening all connections (default 30)\n"
+      "  --max-connecting N          connects+handshakes in flight per thread (default 256)\n"
+      "  --quiet                     no progress line on stderr\n");
+}
+
+[[noreturn]] void fail(const std::string& message) {
+  std::fprintf(stderr, "swbench: %s\n", message.c_str());
+  std::exit(2);
+}
+
+unsigned long long to_uint(const std::string& name, const char* text, unsigned long long min,
+                           unsigned long long max) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max) {
+    fail(name + " wants an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+         "], got '" + text + "'");
+  }
+  return v;
+}
+
+double to_seconds(const std::string& name, const char* text, double min) {
+  char* end = nullptr;
+  double v = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !(v >= min) || v > 86400) {
+    fail(name + " wants seconds >= " + std::to_string(min) + ", got '" + text + "'");
+  }
+  return v;
+}
+
+options parse(int argc, char** argv) {
+  options opt;
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    std::exit(argc < 2 ? 2 : 0);
+  }
+  opt.mode = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string name = argv[i];
+    std::string inline_value;
+    bool has_inline = false;
+    if (std::size_t eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name.resize(eq);
+      has_inline = true;
+    }
+    auto value = [&]() -> const char* {
+      if (has_inline) return inline_value.c_str();
+      if (i + 1 >= argc) fail(name + " needs a value");
+      return argv[++i];
+    };
+    if (name == "--url") {
+      opt.url = value();
+    } else if (name == "--connections") {
+      opt.connections = static_cast<std::uint32_t>(to_uint(name, value(), 1, 10000000));
+    } else if (name == "--size") {
+      opt.size = static_cast<std::uint32_t>(to_uint(name, value(), 0, 16u << 20));
+    } else if (name == "--depth") {
+      opt.depth = static_cast<std::uint32_t>(to_uint(name, value(), 1, 65536));
+    } else if (name == "--duration") {
+      opt.duration_s = to_seconds(name, value(), 0.1);
+    } else if (name == "--warmup") {
+      opt.warmup_s = to_seconds(name, value(), 0);
+    } else if (name == "--threads") {
+      opt.threads = static_cast<unsigned>(to_uint(name, value(), 1, 256));
+    } else if (name == "--source-ips") {
+      std::string error = parse_ip_range(value(), opt.source_ips);
+      if (!error.empty()) fail("--source-ips: " + error);
+    } else if (name == "--server-pid") {
+      opt.server_pid = static_cast<int>(to_uint(name, value(), 1, 1u << 30));
+    } else if (name == "--json") {
+      opt.json_path = value();
+    } else if (name == "--connect-timeout") {
+      opt.connect_timeout_s = to_seconds(name, value(), 0.1);
+    } else if (name == "--max-connecting") {
+      opt.max_connecting = static_cast<std::uint32_t>(to_uint(name, value(), 1, 1000000));
+    } else if (name == "--binary" && !has_inline) {
+      opt.binary = true;
+    } else if (name == "--quiet" && !has_inline) {
+      opt.progress = false;
+    } else if (name == "--help" || name == "-h") {
+      usage(stdout);
+      std::exit(0);
+    } else {
+      fail("unknown option " + name + " (see --help)");
+    }
+  }
+  std::string error = parse_ws_url(opt.url, opt.target);
+  if (!error.empty()) fail("--url: " + error);
+  if (opt.threads > opt.connections) opt.threads = opt.connections;
+  return opt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt = parse(argc, argv);
+  std::signal(SIGPIPE, SIG_IGN);  // send() uses MSG_NOSIGNAL; this covers anything else
+  for (const mode_entry& m : modes) {
+    if (opt.mode == m.name) return m.run(opt);
+  }
+  fail("unknown mode '" + opt.mode + "' (see --help)");
+}

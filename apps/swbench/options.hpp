@@ -1,0 +1,38 @@
+// options.hpp: swbench's command line, parsed once in main.cpp and shared by every mode.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace switchboard::swbench {
+
+// Where the WebSocket server is, from --url ws://HOST:PORT/PATH.
+struct ws_target {
+  sockaddr_in addr{};  // server address (IPv4; swbench stays on loopback)
+  std::string host;    // Host header value, "HOST:PORT"
+  std::string path;    // request target, "/echo"
+};
+
+struct options {
+  std::string mode;                              // echo (fanout, connections, handshakes later)
+  std::string url = "ws://127.0.0.1:8080/echo";  // --url
+  ws_target target;                              // parsed from url
+  std::uint32_t connections = 100;               // --connections
+  std::uint32_t size = 32;                       // --size: payload bytes per message
+  std::uint32_t depth = 1;                       // --depth: messages in flight per connection
+  double duration_s = 10;                        // --duration: measured window
+  double warmup_s = 2;                           // --warmup: after all connections are open
+  bool binary = false;                           // --binary: binary frames instead of text
+  std::vector<std::uint32_t> source_ips;         // --source-ips, host order; empty: any
+  int server_pid = 0;                            // --server-pid: for server CPU and RSS
+  std::string json_path;                         // --json FILE
+  unsigned threads = 1;                          // --threads: one epoll loop per thread
+  double connect_timeout_s = 30;                 // --connect-timeout: for opening them all
+  std::uint32_t max_connecting = 256;            // --max-connecting: per thread, in flight
+  bool progress = true;                          // --quiet turns the per-second line off
+};
+
+}  // namespace switchboard::swbench
