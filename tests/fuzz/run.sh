@@ -17,7 +17,7 @@ usage() {
   cat <<'EOF'
 usage: tests/fuzz/run.sh [--seconds N] [--target NAME]... [--build-only]
   --seconds N    run each target for N seconds (default 60)
-  --target NAME  run only this target (websocket_frame, http_handshake); repeatable
+  --target NAME  run only this target (websocket_frame, http_handshake, websocket_deflate); repeatable
   --build-only   build the targets, do not run them
 Environment: CXX (default clang++-14), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=2).
 EOF
@@ -26,7 +26,7 @@ EOF
 seconds=60
 build_only=0
 targets=()
-all_targets=(websocket_frame http_handshake)
+all_targets=(websocket_frame http_handshake websocket_deflate)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; seconds=$2; shift 2 ;;
@@ -58,7 +58,8 @@ fi
 sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 cxxflags=(-std=c++17 -O1 -g -Wall -Wextra -I"$root" "${sanitize[@]}")
 codec_sources=(runtime/websocket/error.cpp runtime/websocket/frame.cpp
-               runtime/websocket/utf8.cpp runtime/websocket/handshake.cpp)
+               runtime/websocket/utf8.cpp runtime/websocket/handshake.cpp
+               runtime/websocket/deflate.cpp)
 headers=(runtime/websocket/*.hpp)
 
 mkdir -p "$out/obj" "$out/artifacts"
@@ -101,7 +102,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 for t in "${targets[@]}"; do
   if stale "$out/$t" "tests/fuzz/$t.cpp" "${objects[@]}" "${headers[@]}"; then
     echo "run.sh: building $out/$t"
-    "$cxx" "${cxxflags[@]}" -fsanitize=fuzzer "tests/fuzz/$t.cpp" "${objects[@]}" -lcrypto \
+    "$cxx" "${cxxflags[@]}" -fsanitize=fuzzer "tests/fuzz/$t.cpp" "${objects[@]}" -lcrypto -lz \
       -o "$out/$t"
   fi
 done

@@ -55,7 +55,10 @@ struct hub_fixture {
     o.actor_threads = 2;
     for (int attempt = 0;; ++attempt) {
       port = switchboard::test::free_port();
-      o.server.bindings = {{"127.0.0.1", port}};
+      switchboard::runtime::binding b;
+      b.host = "127.0.0.1";
+      b.port = port;
+      o.server.bindings = {b};
       hub = std::make_unique<sb::hub>(o);
       install_handlers();
       try {
