@@ -39,6 +39,8 @@ void validate(const server_options& o) {
   if (o.max_backpressure < 1024) throw config_error("max_backpressure must be at least 1024");
   if (o.slow_consumer_close_code != 1008 && o.slow_consumer_close_code != 1013)
     throw config_error("slow_consumer_close_code must be 1008 or 1013");
+  if (const char* bad = websocket::invalid_option(o.deflate))
+    throw config_error(std::string("deflate setting ") + bad + " is out of range");
   if (o.heartbeat_timeout_ms != 0 && o.heartbeat_interval_ms == 0)
     throw config_error("heartbeat_timeout needs heartbeat_interval");
 }
@@ -159,6 +161,7 @@ std::string load_toml(const std::string& path, server_options& o) {
     server.get("document_root", o.document_root);
     server.get_strings("allowed_origins", o.allowed_origins);
     server.get("log_level", log_level);
+    server.get("permessage_deflate", o.permessage_deflate);
     server.reject_unknown();
 
     table_reader limits(section(root, "limits"), "limits");

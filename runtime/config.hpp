@@ -7,6 +7,7 @@
 #pragma once
 
 #include "runtime/tls.hpp"
+#include "runtime/websocket/deflate.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,12 @@ struct server_options {
   std::size_t threads = 0;                   // io threads; 0 = one per hardware thread
   std::string document_root;                 // static files; empty = none
   std::vector<std::string> allowed_origins;  // WebSocket Origin allow-list; empty = any
+
+  // permessage-deflate (RFC 7692): accepted when a client offers it. Off by default: each
+  // connection that uses it holds up to about 174 KiB of zlib state (deflate.hpp).
+  bool permessage_deflate = false;
+  websocket::deflate_options deflate;
+  std::size_t deflate_min_size = 32;  // smaller messages are sent uncompressed
 
   // Limits.
   std::size_t max_message_size = 16u << 20;  // WebSocket message, over fragments (close 1009)

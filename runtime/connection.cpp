@@ -97,8 +97,19 @@ void connection::run_on_home(std::function<void(connection&)> fn) {
 
 send_status connection::send_now(ws::opcode op, std::string_view payload) {
   if (phase_ != phase::websocket || close_sent_) return send_status::dropped;
+  bool compressed = false;
+  if (deflate_ && !ws::is_control(op) && payload.size() >= owner_.options().deflate_min_size) {
+    std::string& out = home().deflate_buffer;
+    out.clear();
+    if (deflate_->deflate_message(payload, out)) {
+      fail(ws::close_code::internal_error, "compression failed");
+      return send_status::dropped;
+    }
+    payload = out;
+    compressed = true;
+  }
   std::uint8_t header[ws::max_frame_header];
-  const std::size_t n = ws::encode_header(header, op, true, payload.size());
+  const std::size_t n = ws::encode_header(header, op, true, payload.size(), nullptr, compressed);
   const std::string_view parts[2] = {{reinterpret_cast<const char*>(header), n}, payload};
   const send_status s = send_parts(parts, 2, ws::is_control(op));
   if (s == send_status::queued) home().stats.messages_out.add();
@@ -447,6 +458,19 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
       ws::accept_key(field("Sec-WebSocket-Key")) + "\r\n";
+  if (owner_.options().permessage_deflate) {
+    const std::string_view offers = field("Sec-WebSocket-Extensions");
+    if (!offers.empty()) {
+      if (const auto params = ws::negotiate_server(offers, owner_.options().deflate)) {
+        response += "Sec-WebSocket-Extensions: " + ws::format_response(*params) + "\r\n";
+        deflate_ = std::make_unique<ws::deflate_state>(ws::role::server, *params,
+                                                       owner_.options().deflate);
+        ws::decoder_options d = decoder_.options();
+        d.allow_rsv1 = true;
+        decoder_.set_options(d);
+      }
+    }
+  }
   if (select) {
     const auto offered = ws::split_list(field("Sec-WebSocket-Protocol"));
     std::string chosen = select(offered);
@@ -488,10 +512,29 @@ void connection::websocket_data(std::uint8_t* data, std::size_t size) {
     switch (ev.kind) {
       case ws::decode_event::need_more:
         return;
-      case ws::decode_event::message:
+      case ws::decode_event::message: {
         home().stats.messages_in.add();
-        if (!close_sent_) handler_->on_message(self, ev.op, ev.payload);
+        if (close_sent_) break;
+        std::string_view payload = ev.payload;
+        if (ev.compressed) {
+          // The decoder bounded the compressed size; the inflater bounds the real one.
+          std::string& out = home().inflate_buffer;
+          out.clear();
+          const std::error_code ec =
+              deflate_->inflate_message(payload, out, owner_.options().max_message_size);
+          if (ec)
+            return fail(ws::close_code_for(static_cast<ws::deflate_errc>(ec.value())),
+                        ec.message());
+          if (ev.op == ws::opcode::text &&
+              !ws::is_valid_utf8(reinterpret_cast<const std::uint8_t*>(out.data()), out.size()))
+            return fail(ws::errc::invalid_utf8);
+          payload = out;
+        }
+        handler_->on_message(self, ev.op, payload);
+        if (home().inflate_buffer.capacity() > (1u << 20))
+          std::string().swap(home().inflate_buffer);
         break;
+      }
       case ws::decode_event::ping:
         if (!close_sent_) send_now(ws::opcode::pong, ev.payload);
         break;
@@ -511,9 +554,11 @@ void connection::websocket_data(std::uint8_t* data, std::size_t size) {
 }
 
 void connection::fail(ws::errc e) {
+  fail(ws::close_code_for(e), ws::make_error_code(e).message());
+}
+
+void connection::fail(std::uint16_t code, const std::string& reason) {
   home().stats.protocol_errors.add();
-  const std::uint16_t code = ws::close_code_for(e);
-  const std::string reason = ws::make_error_code(e).message();
   SB_LOG(debug, "connection %llu: failing with %u: %s", static_cast<unsigned long long>(id_), code,
          reason.c_str());
   if (!close_sent_) send_close(code, reason);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "runtime/transport.hpp"
+#include "runtime/websocket/deflate.hpp"
 #include "runtime/websocket/frame.hpp"
 
 #include <cstdint>
@@ -109,6 +110,7 @@ class connection final : public transport {
   // WebSocket phase.
   void websocket_data(std::uint8_t* data, std::size_t size);
   void fail(websocket::errc e);
+  void fail(std::uint16_t code, const std::string& reason);
   void send_close(std::uint16_t code, std::string_view reason);
   void finish(std::uint16_t code, std::string_view reason);
   void run_on_home(std::function<void(connection&)> fn);
@@ -118,6 +120,7 @@ class connection final : public transport {
   phase phase_ = phase::http;
   std::unique_ptr<http_state> http_;  // only while speaking HTTP
   websocket::decoder decoder_;
+  std::unique_ptr<websocket::deflate_state> deflate_;  // permessage-deflate, when negotiated
   websocket_handler* handler_ = nullptr;
   std::string target_;
   std::string subprotocol_;

@@ -71,6 +71,11 @@ class worker {
 
   std::uint8_t* read_buffer() noexcept { return read_buffer_.get(); }
 
+  // Scratch for permessage-deflate: a message is inflated (or compressed) here, used, and the
+  // buffer reused by the next one on this thread.
+  std::string inflate_buffer;
+  std::string deflate_buffer;
+
   // Cork: while a transport handles a read, what it sends is gathered here and written once.
   transport* corked = nullptr;
   std::string cork_buffer;

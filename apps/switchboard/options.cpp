@@ -38,6 +38,7 @@ the status page at /, Prometheus metrics at /metrics.
   --tls-min-version V         1.2 (default) or 1.3
   --tls-ciphers LIST          TLS 1.2 cipher list, OpenSSL syntax
   --allowed-origin ORIGIN     accept WebSocket upgrades only from these origins (repeatable)
+  --permessage-deflate        accept permessage-deflate (RFC 7692) when a client offers it
   --max-message-size BYTES    largest WebSocket message (default 16777216; close 1009 past it)
   --max-header-size BYTES     largest HTTP request head (default 8192; 431 past it)
   --max-body-size BYTES       largest HTTP request body (default 1048576; 413 past it)
@@ -85,6 +86,10 @@ daemon_options parse_command_line(int argc, char** argv) {
         throw runtime::config_error(flag + " must follow the --listen it applies to");
       return o.bindings.back().tls;
     };
+    if (flag == "--permessage-deflate") {
+      o.permessage_deflate = true;
+      continue;
+    }
     if (flag == "--tls-verify-client") {
       tls_binding().verify_client = true;
       continue;
