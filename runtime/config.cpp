@@ -124,7 +124,7 @@ std::string load_toml(const std::string& path, server_options& o) {
   }
   try {
     for (const auto& [key, value] : root)
-      if (key != "server" && key != "limits" && key != "timeouts")
+      if (key != "server" && key != "limits" && key != "timeouts" && key != "auth")
         throw config_error("unknown section [" + std::string(key.str()) + "]");
 
     std::string log_level;
@@ -179,6 +179,13 @@ std::string load_toml(const std::string& path, server_options& o) {
       limits.fail("slow_consumer", "must be \"close\" or \"drop\"");
     limits.get("slow_consumer_close_code", o.slow_consumer_close_code);
     limits.reject_unknown();
+
+    table_reader auth(section(root, "auth"), "auth");
+    auth.get("users_file", o.auth.users_file);
+    auth.get("jwt_secret", o.auth.jwt_secret);
+    auth.get("jwt_public_key", o.auth.jwt_public_key);
+    auth.get("jwt_issuer", o.auth.jwt.issuer);
+    auth.reject_unknown();
 
     table_reader timeouts(section(root, "timeouts"), "timeouts");
     timeouts.get("heartbeat_interval_ms", o.heartbeat_interval_ms);

@@ -6,6 +6,7 @@
 // ignored. Times are in milliseconds, sizes in bytes.
 #pragma once
 
+#include "runtime/auth/authenticator.hpp"
 #include "runtime/tls.hpp"
 #include "runtime/websocket/deflate.hpp"
 
@@ -40,6 +41,10 @@ struct server_options {
   bool permessage_deflate = false;
   websocket::deflate_options deflate;
   std::size_t deflate_min_size = 32;  // smaller messages are sent uncompressed
+
+  // Authentication of WebSocket upgrades (runtime/auth/): off unless a scheme is configured
+  // (users file for Basic / URL / session, JWT secret or public key for Bearer tokens).
+  auth::auth_config auth;
 
   // Limits.
   std::size_t max_message_size = 16u << 20;  // WebSocket message, over fragments (close 1009)

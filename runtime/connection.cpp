@@ -1,5 +1,6 @@
 #include "runtime/connection.hpp"
 
+#include "runtime/auth/authenticator.hpp"
 #include "runtime/error.hpp"
 #include "runtime/http/static_files.hpp"
 #include "runtime/log.hpp"
@@ -312,6 +313,23 @@ bool connection::handle_request() {
   hs.has_hixie_keys = !r.header("Sec-WebSocket-Key1").empty();
   hs.key_count = static_cast<unsigned>(req.count(http::field::sec_websocket_key));
 
+  const auth::chain* authenticator = owner_.authenticator();
+  const auto authenticate = [&] {
+    const std::string peer = r.remote.address().to_string() + ":" + std::to_string(r.remote.port());
+    return authenticator->authenticate(
+        {r.path, r.header("Authorization"), peer, std::chrono::system_clock::now()});
+  };
+  if (authenticator && auth::is_session_request(r.path)) {
+    // The manual's session form, step 1: GET /sgc/req/auth/session/<user>/<password>.
+    auth::auth_result a = authenticate();
+    if (a.decision != auth::decision::token_issued) {
+      respond_error(auth::status_for(a.decision), a.reason, std::move(a.headers));
+      return false;
+    }
+    respond(200, "text/plain; charset=utf-8", std::move(a.body), keep_alive, std::move(a.headers));
+    return keep_alive;
+  }
+
   const auto* route = owner_.find_websocket_route(r.path);
   // An upgrade attempt: Upgrade: websocket, or a WebSocket key sent to a WebSocket route.
   if (ws::is_upgrade(hs) || (route && (!hs.key.empty() || hs.has_hixie_keys))) {
@@ -322,6 +340,16 @@ bool connection::handle_request() {
       respond_error(ws::status_for(static_cast<ws::handshake_errc>(ec.value())), ec.message(),
                     std::move(extra));
       return false;
+    }
+    if (authenticator) {
+      auth::auth_result a = authenticate();
+      if (a.decision != auth::decision::allowed) {
+        respond_error(auth::status_for(a.decision), a.reason, std::move(a.headers));
+        return false;
+      }
+      // The URL and session forms carry credentials in the path: route what follows them.
+      route = owner_.find_websocket_route(a.route_path);
+      user_ = std::move(a.user);
     }
     if (!route) {
       respond_error(404, "no WebSocket endpoint at this path");

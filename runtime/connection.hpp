@@ -76,6 +76,8 @@ class connection final : public transport {
   // after on_open.
   const std::string& target() const noexcept { return target_; }
   const std::string& subprotocol() const noexcept { return subprotocol_; }
+  // The user the handshake authenticated ("" without authentication).
+  const std::string& user() const noexcept { return user_; }
   websocket_handler* handler() const noexcept { return handler_; }
   bool is_websocket() const noexcept { return phase_ == phase::websocket; }
   // True from the handshake until the close is reported (any thread).
@@ -124,6 +126,7 @@ class connection final : public transport {
   websocket_handler* handler_ = nullptr;
   std::string target_;
   std::string subprotocol_;
+  std::string user_;
   bool close_sent_ = false;      // our close frame is queued
   bool close_reported_ = false;  // on_close has run
   bool awaiting_pong_ = false;

@@ -32,6 +32,7 @@ server::server(server_options options) : options_(std::move(options)), pool_(opt
   validate(options_);
   if (!options_.document_root.empty())
     files_ = std::make_unique<static_files>(options_.document_root);
+  auth_ = auth::make_chain(options_.auth);
 }
 
 server::~server() {

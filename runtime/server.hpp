@@ -29,6 +29,9 @@
 namespace switchboard::runtime {
 
 class static_files;
+namespace auth {
+class chain;
+}
 
 // Sums of the workers' counters.
 struct server_stats {
@@ -98,6 +101,7 @@ class server {
   const websocket_route* find_websocket_route(std::string_view path) const;
   const std::vector<http_route>& http_routes() const noexcept { return http_routes_; }
   const static_files* files() const noexcept { return files_.get(); }
+  const auth::chain* authenticator() const noexcept { return auth_.get(); }
   connection_id next_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
   void register_connection(const connection_ptr& c);
   void unregister_connection(connection_id id);
@@ -108,6 +112,7 @@ class server {
   server_options options_;
   io_pool pool_;
   std::unique_ptr<static_files> files_;
+  std::unique_ptr<auth::chain> auth_;  // null: no authentication
   std::vector<websocket_route> websocket_routes_;
   std::vector<http_route> http_routes_;
   std::vector<std::unique_ptr<listener>> listeners_;

@@ -39,6 +39,12 @@ the status page at /, Prometheus metrics at /metrics.
   --tls-ciphers LIST          TLS 1.2 cipher list, OpenSSL syntax
   --allowed-origin ORIGIN     accept WebSocket upgrades only from these origins (repeatable)
   --permessage-deflate        accept permessage-deflate (RFC 7692) when a client offers it
+  --auth-users FILE           require credentials on WebSocket upgrades: `user=password` lines,
+                              checked for Basic, /sgc/auth/url/<user>/<password>/... and the
+                              session form (/sgc/req/auth/session/<user>/<password> -> token,
+                              then /sgc/auth/session/<token>/...)
+  --jwt-secret SECRET         accept Authorization: Bearer JWTs signed HS256 with SECRET (>= 32 bytes)
+  --jwt-public-key PEM|FILE   accept Bearer JWTs signed RS256 or ES256 by this key
   --max-message-size BYTES    largest WebSocket message (default 16777216; close 1009 past it)
   --max-header-size BYTES     largest HTTP request head (default 8192; 431 past it)
   --max-body-size BYTES       largest HTTP request body (default 1048576; 413 past it)
@@ -112,6 +118,12 @@ daemon_options parse_command_line(int argc, char** argv) {
       tls_binding().min_version = value;
     } else if (flag == "--tls-ciphers") {
       tls_binding().ciphers = value;
+    } else if (flag == "--auth-users") {
+      o.auth.users_file = value;
+    } else if (flag == "--jwt-secret") {
+      o.auth.jwt_secret = value;
+    } else if (flag == "--jwt-public-key") {
+      o.auth.jwt_public_key = value;
     } else if (flag == "--threads") {
       o.threads = parse_number<std::size_t>(flag, value);
     } else if (flag == "--document-root") {
