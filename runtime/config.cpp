@@ -169,6 +169,8 @@ std::string load_toml(const std::string& path, server_options& o) {
     limits.get("max_header_size", o.max_header_size);
     limits.get("max_body_size", o.max_body_size);
     limits.get("max_backpressure", o.max_backpressure);
+    limits.get("max_connections", o.max_connections);
+    limits.get("max_connections_per_ip", o.max_connections_per_ip);
     std::string policy;
     limits.get("slow_consumer", policy);
     if (policy == "close")

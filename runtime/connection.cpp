@@ -166,6 +166,7 @@ void connection::on_data(std::uint8_t* data, std::size_t size) {
 }
 
 void connection::on_closed(const std::error_code& ec) {
+  owner_.release(remote().address());  // the connection caps' slot (server::admit)
   if (phase_ == phase::websocket && !close_reported_) {
     SB_LOG(debug, "connection %llu closed without a close frame: %s",
            static_cast<unsigned long long>(id_), ec.message().c_str());

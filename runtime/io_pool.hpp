@@ -41,6 +41,7 @@ class local_counter {
 // Per-thread counters; /metrics sums them over workers.
 struct worker_stats {
   local_counter connections_accepted;  // sockets accepted
+  local_counter connections_refused;   // sockets refused by a connection cap (503)
   local_counter connections_open;      // sockets open now (HTTP and WebSocket)
   local_counter websockets_open;       // upgraded connections open now
   local_counter http_requests;         // requests answered

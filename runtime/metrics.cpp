@@ -23,6 +23,8 @@ void for_each_metric(const server_stats& s, F f) {
   const metric metrics[] = {
       {"switchboard_connections_accepted_total", "counter", "Sockets accepted.",
        s.connections_accepted},
+      {"switchboard_connections_refused_total", "counter",
+       "Sockets refused by a connection cap (503).", s.connections_refused},
       {"switchboard_connections_open", "gauge", "Sockets open (HTTP and WebSocket).",
        s.connections_open},
       {"switchboard_websockets_open", "gauge", "WebSocket connections open.", s.websockets_open},

@@ -117,6 +117,22 @@ void server::accept(listener& l) {
       });
       return;
     }
+    std::string why;
+    boost::system::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec).address();
+    if (peer_ec || !admit(peer, why)) {
+      // Refused at the door: a short 503, best effort (the socket is fresh, so it fits), then
+      // close. No connection object, no actor: a flood of refusals stays cheap.
+      const std::string response =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(why.size()) + "\r\n\r\n" + why;
+      ::send(socket.native_handle(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      l.home.stats.connections_refused.add();
+      return accept(l);
+    }
     transport_limits limits{options_.max_backpressure, options_.slow_consumer};
     auto c = std::make_shared<connection>(*this, target, std::move(socket), limits, l.tls.get());
     asio::post(target.context(), [c, &target] {
@@ -125,6 +141,36 @@ void server::accept(listener& l) {
     });
     accept(l);
   });
+}
+
+bool server::admit(const boost::asio::ip::address& peer, std::string& why) {
+  if (options_.max_connections &&
+      admitted_.fetch_add(1, std::memory_order_relaxed) >= options_.max_connections) {
+    admitted_.fetch_sub(1, std::memory_order_relaxed);
+    why = "server full: too many connections\n";
+    return false;
+  }
+  if (!options_.max_connections) admitted_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.max_connections_per_ip) {
+    std::lock_guard<std::mutex> lock(per_ip_mutex_);
+    std::uint32_t& n = per_ip_[peer.to_string()];
+    if (n >= options_.max_connections_per_ip) {
+      if (n == 0) per_ip_.erase(peer.to_string());
+      admitted_.fetch_sub(1, std::memory_order_relaxed);
+      why = "too many connections from your address\n";
+      return false;
+    }
+    ++n;
+  }
+  return true;
+}
+
+void server::release(const boost::asio::ip::address& peer) {
+  admitted_.fetch_sub(1, std::memory_order_relaxed);
+  if (!options_.max_connections_per_ip) return;
+  std::lock_guard<std::mutex> lock(per_ip_mutex_);
+  const auto it = per_ip_.find(peer.to_string());
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
 }
 
 void server::arm_sweep(worker& w) {
@@ -195,6 +241,7 @@ server_stats server::stats() const {
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     const worker_stats& w = const_cast<io_pool&>(pool_).at(i).stats;
     s.connections_accepted += w.connections_accepted.get();
+    s.connections_refused += w.connections_refused.get();
     s.connections_open += w.connections_open.get();
     s.websockets_open += w.websockets_open.get();
     s.http_requests += w.http_requests.get();

@@ -35,9 +35,10 @@ class chain;
 
 // Sums of the workers' counters.
 struct server_stats {
-  std::uint64_t connections_accepted = 0, connections_open = 0, websockets_open = 0,
-                http_requests = 0, messages_in = 0, messages_out = 0, bytes_in = 0, bytes_out = 0,
-                dropped_messages = 0, slow_consumer_closes = 0, protocol_errors = 0;
+  std::uint64_t connections_accepted = 0, connections_refused = 0, connections_open = 0,
+                websockets_open = 0, http_requests = 0, messages_in = 0, messages_out = 0,
+                bytes_in = 0, bytes_out = 0, dropped_messages = 0, slow_consumer_closes = 0,
+                protocol_errors = 0;
 };
 
 // The /echo route: sends every message back with its opcode.
@@ -107,6 +108,10 @@ class server {
   void unregister_connection(connection_id id);
   registry_shard& shard(connection_id id) const { return shards_[id % shards_.size()]; }
   void accept(listener& l);
+  // Connection caps: admit() takes a slot for a new socket (false: refuse it with 503),
+  // release() gives it back when the socket closes.
+  bool admit(const boost::asio::ip::address& peer, std::string& why);
+  void release(const boost::asio::ip::address& peer);
   void arm_sweep(worker& w);
 
   server_options options_;
@@ -119,6 +124,9 @@ class server {
   std::vector<std::unique_ptr<boost::asio::steady_timer>> sweeps_;
   mutable std::array<registry_shard, 16> shards_;
   std::atomic<connection_id> next_id_{1};
+  std::atomic<std::size_t> admitted_{0};  // sockets holding a slot
+  std::mutex per_ip_mutex_;
+  std::unordered_map<std::string, std::uint32_t> per_ip_;  // open sockets per peer address
   std::atomic<bool> stopping_{false};
   bool started_ = false;
   std::mutex stop_mutex_;

@@ -49,6 +49,8 @@ the status page at /, Prometheus metrics at /metrics.
   --max-header-size BYTES     largest HTTP request head (default 8192; 431 past it)
   --max-body-size BYTES       largest HTTP request body (default 1048576; 413 past it)
   --max-backpressure BYTES    unsent bytes allowed per connection (default 1048576)
+  --max-connections N         sockets open at once; more are answered 503 (default 0: no cap)
+  --max-connections-per-ip N  sockets open at once from one address (default 0: no cap)
   --slow-consumer POLICY      close (default) or drop, when a connection passes that limit
   --slow-consumer-code CODE   close code for the close policy: 1008 (default) or 1013
   --heartbeat-interval-ms MS  ping every connection this often (default 0: off)
@@ -143,6 +145,10 @@ daemon_options parse_command_line(int argc, char** argv) {
       o.max_header_size = parse_number<std::size_t>(flag, value);
     } else if (flag == "--max-body-size") {
       o.max_body_size = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--max-connections") {
+      o.max_connections = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--max-connections-per-ip") {
+      o.max_connections_per_ip = parse_number<std::size_t>(flag, value);
     } else if (flag == "--max-backpressure") {
       o.max_backpressure = parse_number<std::size_t>(flag, value);
     } else if (flag == "--slow-consumer") {

@@ -1,4 +1,5 @@
 #include "runtime/auth/credentials.hpp"
+#include "runtime/text.hpp"
 
 #include "runtime/auth/base64.hpp"
 
@@ -38,25 +39,6 @@ struct category final : std::error_category {
     return "unknown credentials error";
   }
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool is_alnum(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -173,7 +155,7 @@ std::string_view scheme_name(scheme s) noexcept {
 std::error_code parse_authorization(std::string_view value, credentials& out,
                                     std::size_t max_size) {
   out = credentials{};
-  value = trim(value);
+  value = trim_ows(value);
   if (value.empty()) return {};
   if (value.size() > max_size) return credentials_errc::too_long;
 
@@ -187,7 +169,7 @@ std::error_code parse_authorization(std::string_view value, credentials& out,
   while (!rest.empty() && rest.front() == ' ')
     rest.remove_prefix(1);
 
-  if (iequals(name, "Basic")) {
+  if (iequals_ascii(name, "Basic")) {
     if (rest.empty()) return credentials_errc::missing_credentials;
     std::string decoded;
     if (!decode_base64(rest, decoded)) return credentials_errc::bad_base64;
@@ -200,7 +182,7 @@ std::error_code parse_authorization(std::string_view value, credentials& out,
     out.scheme = scheme::basic;
     return {};
   }
-  if (iequals(name, "Bearer")) {
+  if (iequals_ascii(name, "Bearer")) {
     if (rest.empty()) return credentials_errc::missing_credentials;
     if (!is_b64token(rest)) return credentials_errc::bad_bearer_token;
     out.token = std::string(rest);

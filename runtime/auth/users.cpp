@@ -1,4 +1,5 @@
 #include "runtime/auth/users.hpp"
+#include "runtime/text.hpp"
 
 #include "runtime/config.hpp"
 
@@ -21,14 +22,6 @@ digest sha256(std::string_view text) {
       size != d.size())
     throw std::runtime_error("SHA-256 failed");
   return d;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 bool has_control(std::string_view s) {
@@ -60,7 +53,7 @@ user_list user_list::parse(std::string_view text, std::string_view source) {
     std::string_view line = text.substr(0, eol);
     text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    line = trim(line);
+    line = trim_ows(line);
     if (line.empty() || line.front() == '#') continue;
     const auto where = [&] { return std::string(source) + " line " + std::to_string(number); };
     const std::size_t eq = line.find('=');

@@ -1,4 +1,5 @@
 #include "runtime/websocket/handshake.hpp"
+#include "runtime/text.hpp"
 
 #include <openssl/evp.h>
 
@@ -36,14 +37,6 @@ struct category final : std::error_category {
   }
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool is_base64_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
          c == '/';
@@ -51,7 +44,7 @@ bool is_base64_char(char c) {
 
 // A valid key is base64 of exactly 16 bytes: 22 alphabet characters then "==" (4.1, item 7).
 bool is_valid_key(std::string_view key) {
-  key = trim(key);
+  key = trim_ows(key);
   if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
   for (std::size_t i = 0; i < 22; ++i)
     if (!is_base64_char(key[i])) return false;
@@ -80,21 +73,14 @@ unsigned status_for(handshake_errc e) noexcept {
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
+  return iequals_ascii(a, b);
 }
 
 std::vector<std::string_view> split_list(std::string_view list) {
   std::vector<std::string_view> out;
   while (!list.empty()) {
     const std::size_t comma = list.find(',');
-    const std::string_view item = trim(list.substr(0, comma));
+    const std::string_view item = trim_ows(list.substr(0, comma));
     if (!item.empty()) out.push_back(item);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
@@ -105,7 +91,7 @@ std::vector<std::string_view> split_list(std::string_view list) {
 bool list_contains(std::string_view list, std::string_view token) noexcept {
   while (!list.empty()) {
     const std::size_t comma = list.find(',');
-    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -125,18 +111,18 @@ std::error_code check_request(const handshake_request& r,
   if (!list_contains(r.connection, "upgrade")) return handshake_errc::no_connection_upgrade;
   if (r.has_hixie_keys && r.key.empty()) return handshake_errc::draft_hixie76;
   if (r.key_count > 1 || !is_valid_key(r.key)) return handshake_errc::bad_key;
-  if (trim(r.websocket_version) != "13") return handshake_errc::unsupported_version;
+  if (trim_ows(r.websocket_version) != "13") return handshake_errc::unsupported_version;
   if (!allowed_origins.empty()) {
     bool allowed = false;
     for (const auto& o : allowed_origins)
-      allowed = allowed || iequals(o, trim(r.origin));
+      allowed = allowed || iequals(o, trim_ows(r.origin));
     if (!allowed) return handshake_errc::origin_not_allowed;
   }
   return {};
 }
 
 std::string accept_key(std::string_view key) {
-  std::string input(trim(key));
+  std::string input(trim_ows(key));
   input.append(websocket_guid);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_size = 0;

@@ -1,0 +1,63 @@
+"""Connection caps (issue 3, limits): --max-connections answers 503 when the daemon is full and
+admits again once a slot frees; --max-connections-per-ip caps one source address without
+affecting others (sources spread over 127.0.0.x). Refusals are counted in /status.json.
+"""
+import socket
+import time
+
+import dtest
+import sbtest
+
+
+def open_ws(port, source="127.0.0.1"):
+    """A WebSocket on /echo from `source`; returns (socket, response head)."""
+    s = socket.socket()
+    s.settimeout(5)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return s, head
+
+
+class LimitsTest(dtest.BoundedTestCase):
+    def test_max_connections_answers_503_then_admits_again(self):
+        with sbtest.Daemon(["--max-connections", "3"]) as d:
+            time.sleep(0.2)  # sbtest's readiness probe holds a slot until its socket closes
+            held = []
+            for _ in range(3):
+                s, head = open_ws(d.port)
+                self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
+                held.append(s)
+            s, head = open_ws(d.port)
+            self.assertTrue(head.startswith(b"HTTP/1.1 503"), head)
+            self.assertIn(b"server full", s.recv(4096) if b"server full" not in head else head)
+            s.close()
+            held.pop().close()
+            ok = dtest.wait_until(lambda: open_ws(d.port)[1].startswith(b"HTTP/1.1 101"), 5)
+            self.assertTrue(ok, "a freed slot was not reused")
+            for s in held:
+                s.close()
+            self.assertGreaterEqual(dtest.status_json(d.port)["connections_refused_total"], 1)
+
+    def test_per_ip_cap_leaves_other_addresses_alone(self):
+        with sbtest.Daemon(["--max-connections-per-ip", "2"]) as d:
+            a1, h1 = open_ws(d.port, "127.0.0.2")
+            a2, h2 = open_ws(d.port, "127.0.0.2")
+            a3, h3 = open_ws(d.port, "127.0.0.2")
+            b1, hb = open_ws(d.port, "127.0.0.3")
+            self.assertTrue(h1.startswith(b"HTTP/1.1 101") and h2.startswith(b"HTTP/1.1 101"))
+            self.assertTrue(h3.startswith(b"HTTP/1.1 503"), h3)
+            self.assertTrue(hb.startswith(b"HTTP/1.1 101"), hb)
+            for s in (a1, a2, a3, b1):
+                s.close()
+
+
+if __name__ == "__main__":
+    dtest.main()
