@@ -120,6 +120,23 @@ test('three pages at once each echo 100 messages', async (ctx) => {
   await Promise.all([1, 2, 3].map(() => injected(ctx, 100, 1000, 'done')));
 });
 
+test('permessage-deflate negotiated with Chromium: 100 messages echo and close cleanly', async (ctx) => {
+  // A second daemon with the extension enabled; Chromium offers it on every connection.
+  const daemon = await new Daemon(['--document-root', WWW, '--permessage-deflate']).start();
+  const page = await newPage(ctx);
+  try {
+    await page.goto('about:blank');
+    await page.addScriptTag({ content: fs.readFileSync(path.join(WWW, 'echo.js'), 'utf8') });
+    const r = await page.evaluate((u) => runEcho(u, 100, 1000, 'done'), daemon.url('/echo'));
+    checkEcho(r, page, 100, 1000);
+    assert.ok(String(r.extensions).startsWith('permessage-deflate'),
+              `extensions negotiated: '${r.extensions}'`);
+  } finally {
+    await page.close();
+    await daemon.stop();
+  }
+});
+
 let launched = null;
 run({
   before: async () => {
