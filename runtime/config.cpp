@@ -170,6 +170,7 @@ std::string load_toml(const std::string& path, server_options& o) {
     limits.get("max_body_size", o.max_body_size);
     limits.get("max_backpressure", o.max_backpressure);
     limits.get("max_connections", o.max_connections);
+    limits.get("throttle_bytes_per_sec", o.throttle_bytes_per_sec);
     limits.get("max_connections_per_ip", o.max_connections_per_ip);
     std::string policy;
     limits.get("slow_consumer", policy);

@@ -51,6 +51,7 @@ struct server_options {
   std::size_t max_header_size = 8u << 10;    // HTTP request head (431)
   std::size_t max_body_size = 1u << 20;      // HTTP request body (413)
   std::size_t max_backpressure = 1u << 20;   // unsent bytes queued per connection
+  std::uint64_t throttle_bytes_per_sec = 0;  // per connection and direction (0 = unthrottled)
   std::size_t max_connections = 0;           // sockets open at once; past it: 503 (0 = no cap)
   std::size_t max_connections_per_ip = 0;    // sockets open at once per peer address (0 = no cap)
   slow_consumer_policy slow_consumer = slow_consumer_policy::close;

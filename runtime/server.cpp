@@ -133,7 +133,8 @@ void server::accept(listener& l) {
       l.home.stats.connections_refused.add();
       return accept(l);
     }
-    transport_limits limits{options_.max_backpressure, options_.slow_consumer};
+    transport_limits limits{options_.max_backpressure, options_.slow_consumer,
+                            options_.throttle_bytes_per_sec};
     auto c = std::make_shared<connection>(*this, target, std::move(socket), limits, l.tls.get());
     asio::post(target.context(), [c, &target] {
       target.stats.connections_accepted.add();

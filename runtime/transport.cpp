@@ -21,6 +21,7 @@ transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transpor
                      const tls_context* tls)
     : home_(home), socket_(std::move(socket)), limits_(limits) {
   if (tls) tls_ = std::make_unique<tls_session>(*tls);
+  read_tokens_ = write_tokens_ = static_cast<std::int64_t>(limits_.throttle_bytes_per_sec);
   boost::system::error_code ec;
   remote_ = socket_.remote_endpoint(ec);
   socket_.non_blocking(true, ec);
@@ -54,6 +55,7 @@ void transport::on_readable(const boost::system::error_code& ec) {
     const ssize_t n = ::recv(fd, buffer, worker::read_buffer_size, 0);
     if (n > 0) {
       home_.stats.bytes_in.add(static_cast<std::uint64_t>(n));
+      if (limits_.throttle_bytes_per_sec) read_tokens_ -= n;
       last_read_tick_ = home_.now_tick();
       if (tls_) {
         if (!read_tls(buffer, static_cast<std::size_t>(n))) return;
@@ -73,6 +75,11 @@ void transport::on_readable(const boost::system::error_code& ec) {
   }
   if (queued_ > limits_.max_backpressure / 2) {
     read_paused_ = true;  // flush() resumes reading once the peer has taken most of it
+    return;
+  }
+  if (limits_.throttle_bytes_per_sec && read_tokens_ <= 0) {
+    read_throttled_ = true;  // tick() resumes reading once the debt is paid
+    parked_ = shared_from_this();
     return;
   }
   wait_readable();
@@ -139,6 +146,22 @@ void transport::tick(std::uint32_t now) {
   if (closed_) return;
   if ((draining_ || lingering_) && static_cast<std::int32_t>(now - linger_deadline_) >= 0)
     return close_socket({});
+  if (const std::uint64_t rate = limits_.throttle_bytes_per_sec) {
+    const auto per_tick = static_cast<std::int64_t>(rate * worker::tick_ms / 1000);
+    const auto cap = static_cast<std::int64_t>(rate);
+    read_tokens_ = std::min(read_tokens_ + per_tick, cap);
+    write_tokens_ = std::min(write_tokens_ + per_tick, cap);
+    if (read_throttled_ && read_tokens_ > 0) {
+      read_throttled_ = false;
+      wait_readable();
+    }
+    if (write_throttled_ && write_tokens_ > 0) {
+      write_throttled_ = false;
+      flush();
+      if (closed_) return;
+    }
+    if (!read_throttled_ && !write_throttled_) parked_.reset();  // the sweep holds us now
+  }
   on_tick(now);
 }
 
@@ -207,14 +230,15 @@ void transport::uncork() {
     cork.clear();  // the worker's buffer is shared: never leave our bytes for the next one
     return;
   }
-  if (!cork.empty() && tls_) {
-    const bool ok = tls_->write(cork.data(), cork.size());
-    cork.clear();
-    if (!ok) return close_socket(tls_->error());
-    take_ciphertext();
-  } else if (!cork.empty()) {
-    if (queue_.size() == head_ && !write_waiting_) {
-      // Nothing queued before it: try to write the cork straight from the worker's buffer.
+  if (!cork.empty()) {
+    if (tls_) {
+      // Encrypt the whole cork as records (one write for everything this read caused).
+      const bool ok = tls_->write(cork.data(), cork.size());
+      cork.clear();
+      if (!ok) return close_socket(tls_->error());
+      take_ciphertext();
+    } else if (queue_.size() == head_ && !write_waiting_ && !limits_.throttle_bytes_per_sec) {
+      // Nothing queued before it: write the cork straight from the worker's buffer.
       const ssize_t n = ::send(socket_.native_handle(), cork.data(), cork.size(), MSG_NOSIGNAL);
       if (n > 0) home_.stats.bytes_out.add(static_cast<std::uint64_t>(n));
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -222,9 +246,9 @@ void transport::uncork() {
         return close_socket(std::error_code(errno, std::system_category()));
       }
       const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-      if (sent < cork.size()) push(std::make_shared<const std::string>(cork, sent));
+      if (sent < cork.size()) push_wire(std::make_shared<const std::string>(cork, sent));
     } else {
-      push(std::make_shared<const std::string>(cork));
+      push_wire(std::make_shared<const std::string>(cork));  // behind the queue (or throttled)
     }
     cork.clear();
   }
@@ -270,6 +294,23 @@ void transport::flush() {
       iov[count].iov_base = const_cast<char*>(c.data->data() + c.offset);
       iov[count].iov_len = c.data->size() - c.offset;
     }
+    if (limits_.throttle_bytes_per_sec) {
+      if (write_tokens_ <= 0) {
+        write_throttled_ = true;  // tick() flushes again after the refill
+        parked_ = shared_from_this();
+        return;
+      }
+      // Cut the gather at what the bucket holds.
+      std::size_t budget = static_cast<std::size_t>(write_tokens_);
+      for (int i = 0; i < count; ++i) {
+        if (iov[i].iov_len >= budget) {
+          iov[i].iov_len = budget;
+          count = i + 1;
+          break;
+        }
+        budget -= iov[i].iov_len;
+      }
+    }
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(count);
@@ -280,6 +321,7 @@ void transport::flush() {
       return close_socket(std::error_code(errno, std::system_category()));
     }
     home_.stats.bytes_out.add(static_cast<std::uint64_t>(n));
+    if (limits_.throttle_bytes_per_sec) write_tokens_ -= n;
     consume(static_cast<std::size_t>(n));
     written += static_cast<std::size_t>(n);
     if (read_paused_ && queued_ <= limits_.max_backpressure / 4) {
@@ -342,6 +384,7 @@ void transport::abort(const std::error_code& ec) {
 void transport::close_socket(const std::error_code& ec) {
   if (closed_) return;
   closed_ = true;
+  const auto keep = std::move(parked_);                 // released when this function returns
   if (home_.corked == this) home_.cork_buffer.clear();  // closed mid-read: drop our replies
   if (started_) {
     home_.unlink(this);

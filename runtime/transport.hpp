@@ -30,6 +30,12 @@
 // subclasses never know the difference. A shared buffer is encrypted per connection, so TLS
 // broadcasts cost one encryption per subscriber (unavoidable: every session has its own keys).
 //
+// Throttle: with limits.throttle_bytes_per_sec each direction has a token bucket refilled by the
+// worker's sweep (a quarter of the rate per tick, at most one second's worth banked). Reading
+// pauses while the read bucket is in debt (TCP flow control slows the peer); a flush writes at
+// most what the write bucket holds and the next tick writes on. Wire bytes are counted (TLS
+// records included). Off by default: then none of this runs.
+//
 // Closing: close_gracefully() writes what is queued, sends FIN, then reads and discards until
 // the peer's FIN or a deadline, so the peer sees our last bytes instead of a reset (a "lingering
 // close"). abort() closes at once. Either way on_closed() runs exactly once.
@@ -61,6 +67,7 @@ enum class send_status : std::uint8_t {
 struct transport_limits {
   std::size_t max_backpressure = 1u << 20;
   slow_consumer_policy policy = slow_consumer_policy::close;
+  std::uint64_t throttle_bytes_per_sec = 0;  // per direction; 0 = unthrottled
 };
 
 class connection;
@@ -165,8 +172,15 @@ class transport : public std::enable_shared_from_this<transport> {
   std::uint32_t last_read_tick_ = 0;
   std::uint32_t linger_deadline_ = 0;
   bool started_ = false;
-  bool write_waiting_ = false;       // waiting for the socket to become writable
-  bool read_paused_ = false;         // not reading: our own queue is too long (see above)
+  bool write_waiting_ = false;    // waiting for the socket to become writable
+  bool read_paused_ = false;      // not reading: our own queue is too long (see above)
+  bool read_throttled_ = false;   // not reading: the read bucket is in debt
+  bool write_throttled_ = false;  // not writing: the write bucket is empty
+  // While throttled no read or write is pending, and pending operations are what own a
+  // transport: it owns itself until it resumes or closes.
+  std::shared_ptr<transport> parked_;
+  std::int64_t read_tokens_ = 0;  // throttle buckets, bytes (may go negative: debt)
+  std::int64_t write_tokens_ = 0;
   bool flush_posted_ = false;        // a flush is posted for this turn
   bool draining_ = false;            // closing: send FIN once the queue is empty
   bool tls_shutdown_sent_ = false;   // our close_notify is queued

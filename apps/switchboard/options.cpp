@@ -50,6 +50,7 @@ the status page at /, Prometheus metrics at /metrics.
   --max-body-size BYTES       largest HTTP request body (default 1048576; 413 past it)
   --max-backpressure BYTES    unsent bytes allowed per connection (default 1048576)
   --max-connections N         sockets open at once; more are answered 503 (default 0: no cap)
+  --throttle BYTES_PER_SEC    limit each connection to this rate in each direction (default 0: off)
   --max-connections-per-ip N  sockets open at once from one address (default 0: no cap)
   --slow-consumer POLICY      close (default) or drop, when a connection passes that limit
   --slow-consumer-code CODE   close code for the close policy: 1008 (default) or 1013
@@ -145,6 +146,8 @@ daemon_options parse_command_line(int argc, char** argv) {
       o.max_header_size = parse_number<std::size_t>(flag, value);
     } else if (flag == "--max-body-size") {
       o.max_body_size = parse_number<std::size_t>(flag, value);
+    } else if (flag == "--throttle") {
+      o.throttle_bytes_per_sec = parse_number<std::uint64_t>(flag, value);
     } else if (flag == "--max-connections") {
       o.max_connections = parse_number<std::size_t>(flag, value);
     } else if (flag == "--max-connections-per-ip") {

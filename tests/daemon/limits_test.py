@@ -1,9 +1,15 @@
-"""Connection caps (issue 3, limits): --max-connections answers 503 when the daemon is full and
-admits again once a slot frees; --max-connections-per-ip caps one source address without
-affecting others (sources spread over 127.0.0.x). Refusals are counted in /status.json.
+"""Limits (issue 3): --max-connections answers 503 when the daemon is full and admits again once
+a slot frees; --max-connections-per-ip caps one source address without affecting others
+(sources spread over 127.0.0.x); refusals are counted in /status.json. --throttle holds each
+direction of a connection to a byte rate (checked against an unthrottled run of the same
+transfer; the bounds are loose: this proves the limit acts, the benchmarks measure speed).
 """
+import asyncio
+import os
 import socket
 import time
+
+import websockets
 
 import dtest
 import sbtest
@@ -57,6 +63,26 @@ class LimitsTest(dtest.BoundedTestCase):
             self.assertTrue(hb.startswith(b"HTTP/1.1 101"), hb)
             for s in (a1, a2, a3, b1):
                 s.close()
+
+    def test_throttle_limits_both_directions(self):
+        payload = os.urandom(400_000)
+
+        async def echo_time(url):
+            async with websockets.connect(url, max_size=None) as ws:
+                t0 = time.monotonic()
+                await ws.send(payload)
+                self.assertEqual(await ws.recv(), payload)
+                return time.monotonic() - t0
+
+        with sbtest.Daemon([]) as d:
+            free = asyncio.run(echo_time(d.url("/echo")))
+        with sbtest.Daemon(["--throttle", "200000"]) as d:
+            throttled = asyncio.run(echo_time(d.url("/echo")))
+        print(f"400 kB echo: {free * 1000:.0f} ms unthrottled, {throttled * 1000:.0f} ms at 200 kB/s")
+        # One second is banked per direction: about 1 s up and 1 s down beyond it.
+        self.assertGreater(throttled, 1.2)
+        self.assertLess(throttled, 8.0)
+        self.assertLess(free, throttled / 3)
 
 
 if __name__ == "__main__":
