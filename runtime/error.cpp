@@ -14,10 +14,6 @@ struct category final : std::error_category {
         return "closed by the slow-consumer policy";
       case errc::heartbeat_timeout:
         return "no pong within the heartbeat timeout";
-      case errc::idle_timeout:
-        return "idle timeout";
-      case errc::handshake_timeout:
-        return "request head not received in time";
       case errc::shutting_down:
         return "server shutting down";
     }

@@ -9,8 +9,6 @@ enum class errc {
   eof = 1,            // the peer closed the TCP stream
   slow_consumer,      // closed by the slow-consumer policy
   heartbeat_timeout,  // no pong within the heartbeat timeout
-  idle_timeout,       // nothing received within the idle timeout
-  handshake_timeout,  // the HTTP request head did not arrive in time
   shutting_down,      // the server is stopping
 };
 

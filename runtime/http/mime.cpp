@@ -1,6 +1,6 @@
 #include "runtime/http/mime.hpp"
 
-#include "runtime/websocket/handshake.hpp"
+#include "runtime/text.hpp"
 
 namespace switchboard::runtime {
 
@@ -38,7 +38,7 @@ std::string_view mime_type(std::string_view path) noexcept {
     return "application/octet-stream";
   const std::string_view ext = path.substr(dot + 1);
   for (const auto& [e, type] : types)
-    if (websocket::iequals(e, ext)) return type;
+    if (iequals_ascii(e, ext)) return type;
   return "application/octet-stream";
 }
 
