@@ -75,15 +75,10 @@ shared_buffer make_frame(ws::opcode op, std::string_view payload) {
 
 connection::connection(server& owner, worker& home, boost::asio::ip::tcp::socket socket,
                        transport_limits limits, const tls_context* tls)
-    : transport(home, std::move(socket), limits, tls),
+    : websocket_stream(home, std::move(socket), limits, tls),
       owner_(owner),
       id_(owner.next_id()),
-      http_(std::make_unique<http_state>()) {
-  ws::decoder_options d;
-  d.local_role = ws::role::server;
-  d.max_message_size = owner.options().max_message_size;
-  decoder_.set_options(d);
-}
+      http_(std::make_unique<http_state>()) {}
 
 connection::~connection() = default;
 
@@ -95,27 +90,6 @@ void connection::run_on_home(std::function<void(connection&)> fn) {
 }
 
 // --- Sending ------------------------------------------------------------------------------
-
-send_status connection::send_now(ws::opcode op, std::string_view payload) {
-  if (phase_ != phase::websocket || close_sent_) return send_status::dropped;
-  bool compressed = false;
-  if (deflate_ && !ws::is_control(op) && payload.size() >= owner_.options().deflate_min_size) {
-    std::string& out = home().deflate_buffer;
-    out.clear();
-    if (deflate_->deflate_message(payload, out)) {
-      fail(ws::close_code::internal_error, "compression failed");
-      return send_status::dropped;
-    }
-    payload = out;
-    compressed = true;
-  }
-  std::uint8_t header[ws::max_frame_header];
-  const std::size_t n = ws::encode_header(header, op, true, payload.size(), nullptr, compressed);
-  const std::string_view parts[2] = {{reinterpret_cast<const char*>(header), n}, payload};
-  const send_status s = send_parts(parts, 2, ws::is_control(op));
-  if (s == send_status::queued) home().stats.messages_out.add();
-  return s;
-}
 
 void connection::send_text(std::string_view text) {
   if (home().is_current()) return void(send_now(ws::opcode::text, text));
@@ -129,7 +103,8 @@ void connection::send_binary(std::string_view data) {
 
 void connection::send_frame(shared_buffer frame) {
   run_on_home([frame = std::move(frame)](connection& c) {
-    if (c.phase_ != phase::websocket || c.close_sent_) return;
+    // A shared frame skips send_message(): it is already encoded (never compressed).
+    if (!c.accepts_messages()) return;
     if (c.send(frame) == send_status::queued) c.home().stats.messages_out.add();
   });
 }
@@ -137,23 +112,8 @@ void connection::send_frame(shared_buffer frame) {
 void connection::close(std::uint16_t code, std::string reason) {
   run_on_home([code, reason = std::move(reason)](connection& c) {
     if (c.phase_ == phase::http) return c.close_gracefully(c.owner_.options().close_timeout_ms);
-    if (c.phase_ != phase::websocket || c.close_sent_) return;
-    c.send_close(code, reason);
-    c.close_code_ = code;
-    c.close_reason_ = reason;
-    c.close_deadline_ =
-        c.home().now_tick() + c.owner_.options().close_timeout_ms / worker::tick_ms + 1;
-    c.flush();
+    c.start_close(code, reason);
   });
-}
-
-void connection::send_close(std::uint16_t code, std::string_view reason) {
-  const std::string payload = ws::encode_close_payload(code, reason);
-  std::uint8_t header[ws::max_frame_header];
-  const std::size_t n = ws::encode_header(header, ws::opcode::close, true, payload.size());
-  const std::string_view parts[2] = {{reinterpret_cast<const char*>(header), n}, payload};
-  send_parts(parts, 2, /*control=*/true);
-  close_sent_ = true;
 }
 
 // --- Events from the transport ------------------------------------------------------------
@@ -167,27 +127,14 @@ void connection::on_data(std::uint8_t* data, std::size_t size) {
 
 void connection::on_closed(const std::error_code& ec) {
   owner_.release(remote().address());  // the connection caps' slot (server::admit)
-  if (phase_ == phase::websocket && !close_reported_) {
-    SB_LOG(debug, "connection %llu closed without a close frame: %s",
-           static_cast<unsigned long long>(id_), ec.message().c_str());
-    // Our close frame went unanswered: report the code we closed with; else 1006.
-    if (close_sent_)
-      finish(close_code_, close_reason_);
-    else
-      finish(ws::close_code::abnormal, ec ? ec.message() : std::string_view{});
-  }
+  websocket_closed(ec);
   phase_ = phase::closed;
   http_.reset();
 }
 
 void connection::on_slow_consumer() {
-  if (phase_ != phase::websocket || close_sent_) return abort(make_error_code(errc::slow_consumer));
-  const std::uint16_t code = owner_.options().slow_consumer_close_code;
-  SB_LOG(info, "connection %llu: slow consumer (%zu bytes queued), closing with %u",
-         static_cast<unsigned long long>(id_), queued_bytes(), code);
-  send_close(code, "slow consumer");
-  finish(code, "slow consumer");
-  close_gracefully(owner_.options().close_timeout_ms);
+  if (phase_ != phase::websocket) return abort(make_error_code(errc::slow_consumer));
+  websocket_slow_consumer();
 }
 
 void connection::on_drained() {
@@ -195,44 +142,16 @@ void connection::on_drained() {
 }
 
 void connection::on_tick(std::uint32_t now) {
+  if (phase_ == phase::websocket) return websocket_tick(now);
+  if (phase_ != phase::http || !http_ || is_closing()) return;
   const server_options& o = owner_.options();
-  const auto elapsed_ms = [now](std::uint32_t since) {
-    return static_cast<std::uint64_t>(now - since) * worker::tick_ms;
-  };
-  if (phase_ == phase::http) {
-    if (!http_ || is_closing()) return;
-    if (http_->in_request && o.handshake_timeout_ms &&
-        elapsed_ms(http_->request_tick) >= o.handshake_timeout_ms)
-      return respond_error(408, "request head not received in time");
-    if (!http_->in_request && http_->file_left == 0 && o.keep_alive_timeout_ms &&
-        ticks_since_read() * worker::tick_ms >= o.keep_alive_timeout_ms)
-      close_gracefully(o.close_timeout_ms);
-    return;
-  }
-  if (phase_ != phase::websocket || close_reported_) return;
-  if (close_sent_) {
-    if (static_cast<std::int32_t>(now - close_deadline_) >= 0) {
-      finish(close_code_, close_reason_);
-      abort(make_error_code(errc::shutting_down));
-    }
-    return;
-  }
-  if (o.idle_timeout_ms && ticks_since_read() * worker::tick_ms >= o.idle_timeout_ms)
-    return close(ws::close_code::going_away, "idle timeout");
-  if (o.heartbeat_interval_ms) {
-    if (awaiting_pong_ && o.heartbeat_timeout_ms &&
-        elapsed_ms(ping_tick_) >= o.heartbeat_timeout_ms) {
-      SB_LOG(info, "connection %llu: no pong within %u ms", static_cast<unsigned long long>(id_),
-             o.heartbeat_timeout_ms);
-      finish(ws::close_code::abnormal, "heartbeat timeout");
-      return abort(make_error_code(errc::heartbeat_timeout));
-    }
-    if (!awaiting_pong_ && elapsed_ms(ping_tick_) >= o.heartbeat_interval_ms) {
-      send_now(ws::opcode::ping, {});
-      ping_tick_ = now;
-      awaiting_pong_ = o.heartbeat_timeout_ms != 0;
-    }
-  }
+  if (http_->in_request && o.handshake_timeout_ms &&
+      static_cast<std::uint64_t>(now - http_->request_tick) * worker::tick_ms >=
+          o.handshake_timeout_ms)
+    return respond_error(408, "request head not received in time");
+  if (!http_->in_request && http_->file_left == 0 && o.keep_alive_timeout_ms &&
+      ticks_since_read() * worker::tick_ms >= o.keep_alive_timeout_ms)
+    close_gracefully(o.close_timeout_ms);
 }
 
 // --- HTTP phase ---------------------------------------------------------------------------
@@ -487,25 +406,19 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
       ws::accept_key(field("Sec-WebSocket-Key")) + "\r\n";
-  if (owner_.options().permessage_deflate) {
+  const server_options& o = owner_.options();
+  std::optional<ws::deflate_params> deflate;
+  if (o.permessage_deflate) {
     const std::string_view offers = field("Sec-WebSocket-Extensions");
-    if (!offers.empty()) {
-      if (const auto params = ws::negotiate_server(offers, owner_.options().deflate)) {
-        response += "Sec-WebSocket-Extensions: " + ws::format_response(*params) + "\r\n";
-        deflate_ = std::make_unique<ws::deflate_state>(ws::role::server, *params,
-                                                       owner_.options().deflate);
-        ws::decoder_options d = decoder_.options();
-        d.allow_rsv1 = true;
-        decoder_.set_options(d);
-      }
-    }
+    if (!offers.empty()) deflate = ws::negotiate_server(offers, o.deflate);
+    if (deflate) response += "Sec-WebSocket-Extensions: " + ws::format_response(*deflate) + "\r\n";
   }
   if (select) {
     const auto offered = ws::split_list(field("Sec-WebSocket-Protocol"));
     std::string chosen = select(offered);
     bool was_offered = false;
-    for (auto o : offered)
-      was_offered = was_offered || o == chosen;
+    for (auto offer : offered)
+      was_offered = was_offered || offer == chosen;
     if (!chosen.empty() && was_offered) {
       response += "Sec-WebSocket-Protocol: " + chosen + "\r\n";
       subprotocol_ = std::move(chosen);
@@ -519,9 +432,16 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
   http_.reset();
   phase_ = phase::websocket;
   handler_ = handler;
-  ping_tick_ = home().now_tick();
-  home().stats.websockets_open.add();
-  open_.store(true, std::memory_order_release);
+  websocket_settings settings;
+  settings.role = ws::role::server;
+  settings.max_message_size = o.max_message_size;
+  settings.deflate_min_size = o.deflate_min_size;
+  settings.slow_consumer_close_code = o.slow_consumer_close_code;
+  settings.heartbeat_interval_ms = o.heartbeat_interval_ms;
+  settings.heartbeat_timeout_ms = o.heartbeat_timeout_ms;
+  settings.idle_timeout_ms = o.idle_timeout_ms;
+  settings.close_timeout_ms = o.close_timeout_ms;
+  open_websocket(settings, deflate, o.deflate);
   auto self = std::static_pointer_cast<connection>(shared_from_this());
   owner_.register_connection(self);
   handler_->on_open(self);
@@ -532,77 +452,18 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
 
 // --- WebSocket phase ----------------------------------------------------------------------
 
-void connection::websocket_data(std::uint8_t* data, std::size_t size) {
-  auto self = std::static_pointer_cast<connection>(shared_from_this());
-  while (size > 0 && phase_ == phase::websocket && !close_reported_) {
-    const ws::decode_event ev = decoder_.decode(data, size);
-    data += ev.consumed;
-    size -= ev.consumed;
-    switch (ev.kind) {
-      case ws::decode_event::need_more:
-        return;
-      case ws::decode_event::message: {
-        home().stats.messages_in.add();
-        if (close_sent_) break;
-        std::string_view payload = ev.payload;
-        if (ev.compressed) {
-          // The decoder bounded the compressed size; the inflater bounds the real one.
-          std::string& out = home().inflate_buffer;
-          out.clear();
-          const std::error_code ec =
-              deflate_->inflate_message(payload, out, owner_.options().max_message_size);
-          if (ec)
-            return fail(ws::close_code_for(static_cast<ws::deflate_errc>(ec.value())),
-                        ec.message());
-          if (ev.op == ws::opcode::text &&
-              !ws::is_valid_utf8(reinterpret_cast<const std::uint8_t*>(out.data()), out.size()))
-            return fail(ws::errc::invalid_utf8);
-          payload = out;
-        }
-        handler_->on_message(self, ev.op, payload);
-        if (home().inflate_buffer.capacity() > (1u << 20))
-          std::string().swap(home().inflate_buffer);
-        break;
-      }
-      case ws::decode_event::ping:
-        if (!close_sent_) send_now(ws::opcode::pong, ev.payload);
-        break;
-      case ws::decode_event::pong:
-        awaiting_pong_ = false;
-        break;
-      case ws::decode_event::close:
-        // Echo the peer's code (section 5.5.1); a close without a code gets one without.
-        if (!close_sent_)
-          send_close(ev.close_code == ws::close_code::no_status ? 0 : ev.close_code, {});
-        finish(ev.close_code, ev.payload);
-        return close_gracefully(owner_.options().close_timeout_ms);
-      case ws::decode_event::error:
-        return fail(ev.error_code);
-    }
-  }
+void connection::on_ws_message(ws::opcode op, std::string_view payload) {
+  handler_->on_message(std::static_pointer_cast<connection>(shared_from_this()), op, payload);
 }
 
-void connection::fail(ws::errc e) {
-  fail(ws::close_code_for(e), ws::make_error_code(e).message());
-}
-
-void connection::fail(std::uint16_t code, const std::string& reason) {
-  home().stats.protocol_errors.add();
-  SB_LOG(debug, "connection %llu: failing with %u: %s", static_cast<unsigned long long>(id_), code,
-         reason.c_str());
-  if (!close_sent_) send_close(code, reason);
-  finish(code, reason);
-  close_gracefully(owner_.options().close_timeout_ms);
-}
-
-void connection::finish(std::uint16_t code, std::string_view reason) {
-  if (close_reported_) return;
-  close_reported_ = true;
-  open_.store(false, std::memory_order_release);
-  home().stats.websockets_open.sub();
+void connection::on_ws_closed(std::uint16_t code, std::string_view reason) {
   owner_.unregister_connection(id_);
   if (handler_)
     handler_->on_close(std::static_pointer_cast<connection>(shared_from_this()), code, reason);
+}
+
+std::string connection::log_name() const {
+  return "connection " + std::to_string(id_);
 }
 
 }  // namespace switchboard::runtime

@@ -2,19 +2,16 @@
 //
 // A connection starts as HTTP/1.1 (Beast's parser: keep-alive, pipelining, route handlers,
 // static files, the limits that answer 413 and 431) and may upgrade to WebSocket (RFC 6455:
-// handshake checks with 400/403/426, then our frame codec). As a WebSocket it answers pings,
-// runs the close handshake (echoing the peer's code, validating codes and UTF-8 reasons),
-// fails the connection with 1002/1007/1009 on a protocol violation, sends heartbeat pings,
-// enforces the idle timeout, and hands each message to its route's websocket_handler.
+// handshake checks with 400/403/426, authentication, subprotocol and permessage-deflate
+// negotiation). Open, it behaves as websocket_stream.hpp describes and hands each message to
+// its route's websocket_handler.
 //
 // Threads: a connection lives on one worker. The send*/close members may be called from any
 // thread (they post to the worker when needed); everything else runs on the worker. Handler
 // callbacks run on the worker; a message payload view is valid only during on_message.
 #pragma once
 
-#include "runtime/transport.hpp"
-#include "runtime/websocket/deflate.hpp"
-#include "runtime/websocket/frame.hpp"
+#include "runtime/websocket_stream.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -55,7 +52,7 @@ struct connection_attachment {
 // Builds a server frame (unmasked, FIN) once, to be queued on many connections.
 shared_buffer make_frame(websocket::opcode op, std::string_view payload);
 
-class connection final : public transport {
+class connection final : public websocket_stream {
  public:
   connection(server& owner, worker& home, boost::asio::ip::tcp::socket socket,
              transport_limits limits, const tls_context* tls = nullptr);
@@ -79,13 +76,12 @@ class connection final : public transport {
   // The user the handshake authenticated ("" without authentication).
   const std::string& user() const noexcept { return user_; }
   websocket_handler* handler() const noexcept { return handler_; }
-  bool is_websocket() const noexcept { return phase_ == phase::websocket; }
-  // True from the handshake until the close is reported (any thread).
-  bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
 
   // --- Home worker only -------------------------------------------------------------------
-  // Queues a frame or fails with send_status::dropped (policy or closing).
-  send_status send_now(websocket::opcode op, std::string_view payload);
+  // Queues a message or fails with send_status::dropped (policy or closing).
+  send_status send_now(websocket::opcode op, std::string_view payload) {
+    return send_message(op, payload);
+  }
   std::unique_ptr<connection_attachment> attachment;
 
  private:
@@ -110,31 +106,19 @@ class connection final : public transport {
   bool upgrade(websocket_handler* handler, const subprotocol_selector& select);
 
   // WebSocket phase.
-  void websocket_data(std::uint8_t* data, std::size_t size);
-  void fail(websocket::errc e);
-  void fail(std::uint16_t code, const std::string& reason);
-  void send_close(std::uint16_t code, std::string_view reason);
-  void finish(std::uint16_t code, std::string_view reason);
+  void on_ws_message(websocket::opcode op, std::string_view payload) override;
+  void on_ws_closed(std::uint16_t code, std::string_view reason) override;
+  std::string log_name() const override;
   void run_on_home(std::function<void(connection&)> fn);
 
   server& owner_;
   connection_id id_;
   phase phase_ = phase::http;
   std::unique_ptr<http_state> http_;  // only while speaking HTTP
-  websocket::decoder decoder_;
-  std::unique_ptr<websocket::deflate_state> deflate_;  // permessage-deflate, when negotiated
   websocket_handler* handler_ = nullptr;
   std::string target_;
   std::string subprotocol_;
   std::string user_;
-  bool close_sent_ = false;      // our close frame is queued
-  bool close_reported_ = false;  // on_close has run
-  bool awaiting_pong_ = false;
-  std::uint32_t ping_tick_ = 0;  // when the last heartbeat ping left
-  std::uint32_t close_deadline_ = 0;
-  std::uint16_t close_code_ = websocket::close_code::abnormal;  // reported by on_close
-  std::string close_reason_;
-  std::atomic<bool> open_{false};
 };
 
 }  // namespace switchboard::runtime

@@ -19,6 +19,21 @@ worker* worker::current() noexcept {
   return t_current;
 }
 
+void worker::arm_sweep() {
+  sweep_.expires_after(std::chrono::milliseconds(tick_ms));
+  sweep_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    ++tick_;
+    for (transport* t = head_; t != nullptr;) {
+      auto keep = t->shared_from_this();  // tick() may close it; keep it alive meanwhile
+      transport* next = t->next_;
+      t->tick(tick_);
+      t = next;
+    }
+    arm_sweep();
+  });
+}
+
 void worker::link(transport* t) noexcept {
   t->next_ = head_;
   t->prev_ = nullptr;
@@ -53,6 +68,7 @@ worker& io_pool::next() noexcept {
 void io_pool::start() {
   for (auto& w : workers_) {
     guards_.push_back(boost::asio::make_work_guard(w->context_));
+    w->arm_sweep();
     worker* self = w.get();
     w->thread_ = std::thread([self] {
       t_current = self;

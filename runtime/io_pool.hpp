@@ -10,6 +10,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -76,15 +77,18 @@ class worker {
   // buffer reused by the next one on this thread.
   std::string inflate_buffer;
   std::string deflate_buffer;
+  // Scratch for a client's masked frame (a client copies each payload to mask it).
+  std::string mask_buffer;
 
   // Cork: while a transport handles a read, what it sends is gathered here and written once.
   transport* corked = nullptr;
   std::string cork_buffer;
 
   // Coarse clock for timeouts, advanced by the sweep timer: ticks of tick_ms milliseconds.
+  // Every tick the sweep calls tick() on each linked transport (heartbeats, timeouts,
+  // throttle refills), so no connection needs a timer of its own.
   static constexpr std::uint32_t tick_ms = 250;
   std::uint32_t now_tick() const noexcept { return tick_; }
-  void advance_tick() noexcept { ++tick_; }
 
   // Intrusive list of this worker's transports (owning thread only).
   void link(transport* t) noexcept;
@@ -95,7 +99,10 @@ class worker {
 
  private:
   friend class io_pool;
+  void arm_sweep();
+
   boost::asio::io_context context_{1};  // concurrency hint 1: one thread runs it
+  boost::asio::steady_timer sweep_{context_};
   std::size_t index_;
   std::unique_ptr<std::uint8_t[]> read_buffer_;
   std::uint32_t tick_ = 0;
@@ -114,9 +121,10 @@ class io_pool {
   worker& at(std::size_t i) noexcept { return *workers_[i]; }
   worker& next() noexcept;  // round robin, for new connections
 
-  void start();  // one thread per worker, each running its context until stop()
-  void stop();   // asks every context to stop; returns at once
-  void join();   // waits for the threads
+  // One thread per worker, each running its context (and its sweep) until stop().
+  void start();
+  void stop();  // asks every context to stop; returns at once
+  void join();  // waits for the threads
 
  private:
   std::vector<std::unique_ptr<worker>> workers_;

@@ -85,10 +85,6 @@ void server::start() {
            l->tls ? " (TLS)" : "");
     listeners_.push_back(std::move(l));
   }
-  for (std::size_t i = 0; i < pool_.size(); ++i) {
-    sweeps_.push_back(std::make_unique<asio::steady_timer>(pool_.at(i).context()));
-    arm_sweep(pool_.at(i));
-  }
   for (auto& l : listeners_)
     accept(*l);
   started_ = true;
@@ -172,23 +168,6 @@ void server::release(const boost::asio::ip::address& peer) {
   std::lock_guard<std::mutex> lock(per_ip_mutex_);
   const auto it = per_ip_.find(peer.to_string());
   if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
-}
-
-void server::arm_sweep(worker& w) {
-  asio::steady_timer& timer = *sweeps_[w.index()];
-  timer.expires_after(std::chrono::milliseconds(worker::tick_ms));
-  timer.async_wait([this, &w](const boost::system::error_code& ec) {
-    if (ec) return;
-    w.advance_tick();
-    const std::uint32_t now = w.now_tick();
-    for (transport* t = w.first(); t != nullptr;) {
-      auto keep = t->shared_from_this();  // tick() may close it; keep it alive meanwhile
-      transport* next = t->next_;
-      t->tick(now);
-      t = next;
-    }
-    arm_sweep(w);
-  });
 }
 
 void server::register_connection(const connection_ptr& c) {
@@ -285,10 +264,6 @@ void server::stop(std::uint16_t code, std::uint32_t grace_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   while (std::chrono::steady_clock::now() < deadline && stats().connections_open > 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  for (auto& t : sweeps_) {
-    asio::steady_timer* tp = t.get();
-    asio::post(tp->get_executor(), [tp] { tp->cancel(); });
-  }
   pool_.stop();
   pool_.join();
   // The io threads are gone: close what is left from here, so every connection's close is

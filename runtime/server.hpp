@@ -112,7 +112,6 @@ class server {
   // release() gives it back when the socket closes.
   bool admit(const boost::asio::ip::address& peer, std::string& why);
   void release(const boost::asio::ip::address& peer);
-  void arm_sweep(worker& w);
 
   server_options options_;
   io_pool pool_;
@@ -121,7 +120,6 @@ class server {
   std::vector<websocket_route> websocket_routes_;
   std::vector<http_route> http_routes_;
   std::vector<std::unique_ptr<listener>> listeners_;
-  std::vector<std::unique_ptr<boost::asio::steady_timer>> sweeps_;
   mutable std::array<registry_shard, 16> shards_;
   std::atomic<connection_id> next_id_{1};
   std::atomic<std::size_t> admitted_{0};  // sockets holding a slot

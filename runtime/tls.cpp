@@ -3,6 +3,9 @@
 #include "runtime/config.hpp"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ip/address.hpp>
 
 #include <cstring>
 
@@ -54,6 +57,32 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+int protocol_version(const std::string& v) {
+  if (v != "1.2" && v != "1.3")
+    throw config_error("TLS: min_version must be \"1.2\" or \"1.3\", not \"" + v + "\"");
+  return v == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+}
+
+// The settings both sides share: minimum version, ciphers, a certificate and its key.
+void configure_common(SSL_CTX* ctx, const std::string& min_version, const std::string& ciphers,
+                      const std::string& certificate, const std::string& private_key) {
+  const auto fail = [](const std::string& what) {
+    throw config_error("TLS: " + what + ": " + openssl_reason());
+  };
+  SSL_CTX_set_min_proto_version(ctx, protocol_version(min_version));
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (!ciphers.empty() && SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1)
+    fail("bad cipher list '" + ciphers + "'");
+  if (certificate.empty()) return;
+  if (SSL_CTX_use_certificate_chain_file(ctx, certificate.c_str()) != 1)
+    fail("cannot load certificate '" + certificate + "'");
+  const std::string& key = private_key.empty() ? certificate : private_key;
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+    fail("cannot load private key '" + key + "'");
+  if (SSL_CTX_check_private_key(ctx) != 1) fail("the key does not match the certificate");
+}
+
 }  // namespace
 
 const std::error_category& tls_category() noexcept {
@@ -64,34 +93,50 @@ const std::error_category& tls_category() noexcept {
 std::shared_ptr<tls_context> tls_context::make_server(const tls_options& o) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) throw config_error("TLS: cannot create a context: " + openssl_reason());
-  std::shared_ptr<tls_context> result(new tls_context(ctx, o));
+  std::shared_ptr<tls_context> result(new tls_context(ctx, /*client=*/false));
   const auto fail = [](const std::string& what) {
     throw config_error("TLS: " + what + ": " + openssl_reason());
   };
-  const int min = o.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
-  if (o.min_version != "1.2" && o.min_version != "1.3")
-    throw config_error("TLS: min_version must be \"1.2\" or \"1.3\", not \"" + o.min_version +
-                       "\"");
-  SSL_CTX_set_min_proto_version(ctx, min);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, o.ciphers.c_str()) != 1)
-    fail("bad cipher list '" + o.ciphers + "'");
-  if (SSL_CTX_use_certificate_chain_file(ctx, o.certificate_file.c_str()) != 1)
-    fail("cannot load certificate '" + o.certificate_file + "'");
-  const std::string& key = o.private_key_file.empty() ? o.certificate_file : o.private_key_file;
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
-    fail("cannot load private key '" + key + "'");
-  if (SSL_CTX_check_private_key(ctx) != 1) fail("the key does not match the certificate");
+  if (o.certificate_file.empty()) throw config_error("TLS: a server needs a certificate");
+  configure_common(ctx, o.min_version, o.ciphers, o.certificate_file, o.private_key_file);
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (o.verify_client) {
     if (o.ca_file.empty()) throw config_error("TLS: verify_client needs a CA file");
     if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1)
       fail("cannot load CA file '" + o.ca_file + "'");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
-  if (!o.alpn.empty())
-    SSL_CTX_set_alpn_select_cb(ctx, select_alpn,
-                               const_cast<std::vector<std::string>*>(&result->options_.alpn));
+  result->alpn_ = o.alpn;
+  if (!result->alpn_.empty()) SSL_CTX_set_alpn_select_cb(ctx, select_alpn, &result->alpn_);
+  return result;
+}
+
+std::shared_ptr<tls_context> tls_context::make_client(const tls_client_options& o) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) throw config_error("TLS: cannot create a context: " + openssl_reason());
+  std::shared_ptr<tls_context> result(new tls_context(ctx, /*client=*/true));
+  configure_common(ctx, o.min_version, o.ciphers, o.certificate_file, o.private_key_file);
+  result->verify_peer_ = o.verify_peer;
+  if (o.verify_peer) {
+    const int ok = o.ca_file.empty()
+                       ? SSL_CTX_set_default_verify_paths(ctx)
+                       : SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr);
+    if (ok != 1)
+      throw config_error("TLS: cannot load CA file '" + o.ca_file + "': " + openssl_reason());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  if (!o.alpn.empty()) {
+    std::string wire;  // ALPN's wire form: length-prefixed names
+    for (const auto& p : o.alpn) {
+      if (p.empty() || p.size() > 255) throw config_error("TLS: bad ALPN protocol '" + p + "'");
+      wire.push_back(static_cast<char>(p.size()));
+      wire += p;
+    }
+    SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned>(wire.size()));
+  }
   return result;
 }
 
@@ -99,14 +144,43 @@ tls_context::~tls_context() {
   SSL_CTX_free(ctx_);
 }
 
-tls_session::tls_session(const tls_context& context) {
+void tls_session::init(const tls_context& context) {
   ssl_ = SSL_new(context.native());
   in_ = BIO_new(BIO_s_mem());
   out_ = BIO_new(BIO_s_mem());
-  if (!ssl_ || !in_ || !out_) throw std::bad_alloc();
+  if (!ssl_ || !in_ || !out_) {
+    BIO_free(in_);
+    BIO_free(out_);
+    SSL_free(ssl_);
+    throw std::bad_alloc();
+  }
   BIO_set_mem_eof_return(in_, -1);  // an empty input BIO means "need more", not EOF
   SSL_set_bio(ssl_, in_, out_);     // the SSL owns both BIOs now
+}
+
+tls_session::tls_session(const tls_context& context) {
+  init(context);
   SSL_set_accept_state(ssl_);
+}
+
+tls_session::tls_session(const tls_context& context, const std::string& host) {
+  init(context);
+  SSL_set_connect_state(ssl_);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  const bool literal = !ec;
+  if (!literal) SSL_set_tlsext_host_name(ssl_, host.c_str());  // SNI is for names only
+  if (context.verifies_peer()) {
+    // Checks the certificate's subjectAltName (DNS or IP entries) against what we dialed.
+    const int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str())
+                           : SSL_set1_host(ssl_, host.c_str());
+    if (ok != 1) {
+      SSL_free(ssl_);
+      throw std::invalid_argument("TLS: cannot check the host name '" + host + "'");
+    }
+  }
+  SSL_do_handshake(ssl_);  // writes the ClientHello into out_
+  ERR_clear_error();
 }
 
 tls_session::~tls_session() {
@@ -121,6 +195,7 @@ tls_session::status tls_session::read(std::uint8_t* out, std::size_t capacity, s
   n = 0;
   std::size_t got = 0;
   const int r = SSL_read_ex(ssl_, out, capacity, &got);
+  if (!early_.empty() && SSL_is_init_finished(ssl_) && !write_early()) return status::error;
   if (r == 1) {
     n = got;
     return status::data;
@@ -139,10 +214,27 @@ tls_session::status tls_session::read(std::uint8_t* out, std::size_t capacity, s
 
 bool tls_session::write(const void* data, std::size_t size) {
   if (size == 0) return true;
+  if (!SSL_is_init_finished(ssl_)) {
+    early_.append(static_cast<const char*>(data), size);
+    return true;
+  }
   std::size_t written = 0;
   if (SSL_write_ex(ssl_, data, size, &written) == 1 && written == size) return true;
   error_ = last_error();
   return false;
+}
+
+bool tls_session::write_early() {
+  std::string pending;
+  pending.swap(early_);
+  return write(pending.data(), pending.size());
+}
+
+std::string tls_session::error_text() const {
+  const long verify = ssl_ ? SSL_get_verify_result(ssl_) : X509_V_OK;
+  if (verify != X509_V_OK)
+    return std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+  return error_.message();
 }
 
 void tls_session::shutdown() {

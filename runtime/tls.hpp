@@ -11,6 +11,10 @@
 // optional client-certificate verification against a CA file, and ALPN ("http/1.1").
 // tls_session is one SSL per connection, with SSL_MODE_RELEASE_BUFFERS so an idle connection
 // does not keep OpenSSL's record buffers.
+//
+// The client side (the WebSocket client's wss://) uses the same session class: a client
+// context verifies the server's chain against a CA file or the system store and checks the
+// certificate names the host dialed (SSL_set1_host), sends SNI, and offers ALPN.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -36,21 +40,39 @@ struct tls_options {
   bool enabled() const noexcept { return !certificate_file.empty(); }
 };
 
+// The client side: whom we trust and what we present.
+struct tls_client_options {
+  std::string ca_file;  // PEM CAs to verify the server with; empty = the system's store
+  // Verify the server's certificate chain and that it names the host we dial (SNI is sent for
+  // host names either way). Turning it off is for tests against throwaway certificates only.
+  bool verify_peer = true;
+  std::string certificate_file;     // client certificate (PEM, chain after it); empty = none
+  std::string private_key_file;     // empty = the key is in certificate_file
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+  std::string ciphers;              // TLS 1.2 cipher list (OpenSSL syntax); empty = default
+  std::vector<std::string> alpn{"http/1.1"};  // protocols we offer, in order of preference
+};
+
 class tls_context {
  public:
   // Loads certificates and keys; throws config_error naming the file and OpenSSL's reason.
   static std::shared_ptr<tls_context> make_server(const tls_options& options);
+  // Same for a client context (CA store, optional client certificate, ALPN offer).
+  static std::shared_ptr<tls_context> make_client(const tls_client_options& options);
   ~tls_context();
   tls_context(const tls_context&) = delete;
   tls_context& operator=(const tls_context&) = delete;
 
   SSL_CTX* native() const noexcept { return ctx_; }
-  const tls_options& options() const noexcept { return options_; }
+  bool is_client() const noexcept { return client_; }
+  bool verifies_peer() const noexcept { return verify_peer_; }
 
  private:
-  tls_context(SSL_CTX* ctx, tls_options options) : ctx_(ctx), options_(std::move(options)) {}
+  tls_context(SSL_CTX* ctx, bool client) : ctx_(ctx), client_(client) {}
   SSL_CTX* ctx_;
-  tls_options options_;
+  bool client_;
+  bool verify_peer_ = false;       // client: check the server's chain and host name
+  std::vector<std::string> alpn_;  // server: what select_alpn picks from
 };
 
 // The error category of TLS failures (OpenSSL's reason in the message).
@@ -58,7 +80,12 @@ const std::error_category& tls_category() noexcept;
 
 class tls_session {
  public:
-  explicit tls_session(const tls_context& context);  // server side
+  // The server side of a session on a server context.
+  explicit tls_session(const tls_context& context);
+  // The client side on a client context, dialing `host` (sent as SNI unless it is an IP
+  // literal; checked against the certificate when the context verifies peers). The
+  // handshake starts at once: its first flight waits in pending().
+  tls_session(const tls_context& context, const std::string& host);
   ~tls_session();
   tls_session(const tls_session&) = delete;
   tls_session& operator=(const tls_session&) = delete;
@@ -72,6 +99,8 @@ class tls_session {
   status read(std::uint8_t* out, std::size_t capacity, std::size_t& n);
 
   // Encrypts plaintext; the records wait in the session until take(). False on failure.
+  // Before the handshake completes (a client writing its request at once) the plaintext is
+  // held and encrypted as soon as the handshake is done.
   bool write(const void* data, std::size_t size);
   // Queues our close_notify alert.
   void shutdown();
@@ -84,6 +113,9 @@ class tls_session {
   bool handshake_done() const noexcept;
   // The last error, for logs.
   std::error_code error() const noexcept { return error_; }
+  // The last error as a sentence, naming a failed certificate check ("certificate verify
+  // failed: Hostname mismatch") where OpenSSL's error code alone would not.
+  std::string error_text() const;
   // The ALPN protocol chosen, or "".
   std::string alpn() const;
 
@@ -92,6 +124,10 @@ class tls_session {
   BIO* in_ = nullptr;   // ciphertext from the peer (SSL reads it)
   BIO* out_ = nullptr;  // ciphertext for the peer (SSL writes it)
   std::error_code error_;
+  std::string early_;  // plaintext written before the handshake completed
+
+  void init(const tls_context& context);
+  bool write_early();
 };
 
 }  // namespace switchboard::runtime

@@ -19,8 +19,12 @@ constexpr int reads_per_wakeup = 4;  // then yield to other connections of the t
 
 transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
                      const tls_context* tls)
-    : home_(home), socket_(std::move(socket)), limits_(limits) {
-  if (tls) tls_ = std::make_unique<tls_session>(*tls);
+    : transport(home, std::move(socket), limits,
+                tls ? std::make_unique<tls_session>(*tls) : std::unique_ptr<tls_session>{}) {}
+
+transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+                     std::unique_ptr<tls_session> tls)
+    : home_(home), socket_(std::move(socket)), limits_(limits), tls_(std::move(tls)) {
   read_tokens_ = write_tokens_ = static_cast<std::int64_t>(limits_.throttle_bytes_per_sec);
   boost::system::error_code ec;
   remote_ = socket_.remote_endpoint(ec);
@@ -37,6 +41,10 @@ void transport::start() {
   last_read_tick_ = home_.now_tick();
   home_.link(this);
   home_.stats.connections_open.add();
+  if (tls_ && tls_->pending()) {  // a client's first flight
+    take_ciphertext();
+    flush();
+  }
   wait_readable();
 }
 

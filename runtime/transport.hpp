@@ -79,6 +79,9 @@ class transport : public std::enable_shared_from_this<transport> {
   // `tls` null: plain TCP. Otherwise the server side of a TLS session on that context.
   transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
             const tls_context* tls = nullptr);
+  // A session made by the caller (a client's, which names the host it dials); null: plain.
+  transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+            std::unique_ptr<tls_session> tls);
   virtual ~transport();
   transport(const transport&) = delete;
   transport& operator=(const transport&) = delete;
@@ -90,7 +93,7 @@ class transport : public std::enable_shared_from_this<transport> {
 
   // Everything below: the home worker's thread only.
 
-  // Links the transport into its worker and starts reading.
+  // Links the transport into its worker and starts reading (a TLS client sends its hello).
   void start();
 
   // Queues a shared buffer (or copies it into the cork buffer while corked). `control` data
@@ -112,6 +115,8 @@ class transport : public std::enable_shared_from_this<transport> {
   bool is_tls() const noexcept { return tls_ != nullptr; }
   // The ALPN protocol a TLS client chose ("" for none or plain TCP).
   std::string alpn() const { return tls_ ? tls_->alpn() : std::string{}; }
+  // Why the TLS session failed, in words ("" for plain TCP or no failure).
+  std::string tls_error() const { return tls_ ? tls_->error_text() : std::string{}; }
 
   void close_gracefully(std::uint32_t linger_ms);
   void abort(const std::error_code& ec = {});

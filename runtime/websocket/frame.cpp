@@ -235,6 +235,7 @@ decode_event decoder::decode(std::uint8_t* data, std::size_t size) {
           utf8_.reset();
         }
         message_size_ += length;
+        frame_start_ = message_.size();
         if (options_.max_message_size != 0 && message_size_ > options_.max_message_size)
           return fail(errc::message_too_big, pos);
       }
@@ -286,6 +287,11 @@ decode_event decoder::decode(std::uint8_t* data, std::size_t size) {
       release_message_ = true;
       decode_event ev{decode_event::message, message_op_, message_compressed_, 0, {}, pos, {}};
       ev.payload = message_;
+      return ev;
+    }
+    if (frame_done && options_.report_fragments && !message_compressed_) {
+      decode_event ev{decode_event::fragment, message_op_, false, 0, {}, pos, {}};
+      ev.payload = std::string_view(message_).substr(frame_start_);
       return ev;
     }
     if (pos == size) return decode_event{decode_event::need_more, {}, false, 0, {}, pos, {}};

@@ -63,18 +63,21 @@ struct decoder_options {
   role local_role = role::server;  // a server expects masked frames, a client unmasked ones
   std::uint64_t max_message_size = 16u << 20;  // bytes, summed over fragments; 0 = no limit
   bool allow_rsv1 = false;  // permessage-deflate negotiated: RSV1 marks a compressed message
+  // Also report each non-final frame of an uncompressed fragmented message as it completes
+  // (decode_event::fragment); the whole message still follows as decode_event::message.
+  bool report_fragments = false;
 };
 
 struct decode_event {
-  enum kind_type : std::uint8_t { need_more, message, ping, pong, close, error };
+  enum kind_type : std::uint8_t { need_more, message, fragment, ping, pong, close, error };
   kind_type kind = need_more;
   opcode op = opcode::continuation;  // for message: text or binary
   bool compressed = false;           // message had RSV1 set: payload is still deflated
   std::uint16_t close_code = 0;      // for close: the code, or 1005 when the frame had none
   errc error_code{};                 // for error
   std::size_t consumed = 0;          // input bytes used by this call
-  // message, ping, pong: the payload; close: the reason. Valid until the next decode() call
-  // and for as long as the caller's input buffer is unchanged.
+  // message, ping, pong: the payload; fragment: the frame's payload; close: the reason. Valid until
+  // the next decode() call and for as long as the caller's input buffer is unchanged.
   std::string_view payload;
 };
 
@@ -115,6 +118,7 @@ class decoder {
   std::array<std::uint8_t, 4> mask_key_{};
   std::uint64_t frame_remaining_ = 0;  // payload bytes of the current frame still due
   std::uint64_t frame_offset_ = 0;     // payload bytes of the current frame already seen
+  std::size_t frame_start_ = 0;        // where the current data frame begins in message_
 
   // Data message being assembled.
   bool in_message_ = false;  // a fragmented message is open

@@ -1,0 +1,115 @@
+// websocket_stream.hpp: the open phase of a WebSocket, shared by both ends.
+//
+// Once the opening handshake is done, a server connection and a client connection behave the
+// same apart from masking: they decode frames (runtime/websocket/frame.hpp), inflate
+// compressed messages (deflate.hpp), answer pings, run the close handshake (echo the peer's
+// code; wait close_timeout_ms for the answer to ours), fail the connection with the close
+// code a violation calls for (1002, 1007, 1009), send heartbeat pings and give up when no pong
+// comes back, close an idle connection, and apply the slow-consumer policy. That behaviour
+// lives here, once; the subclasses own what comes before (the server's HTTP phase, the
+// client's dial and upgrade request) and what a message means (on_ws_message).
+//
+// Sending: send_message() compresses (when negotiated and the payload is at least
+// deflate_min_size), masks (client role: a fresh random key per frame, RFC 6455 section 5.3)
+// and splits the message into frames of at most fragment_size bytes when asked (RSV1 on the
+// first frame only, RFC 7692 section 6.1). All of a message's frames are queued at once, so
+// another message never lands between them.
+//
+// Threads: the home worker's thread only (see transport.hpp), except is_open().
+#pragma once
+
+#include "runtime/transport.hpp"
+#include "runtime/websocket/deflate.hpp"
+#include "runtime/websocket/frame.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::runtime {
+
+// How one open WebSocket behaves; fixed when it opens.
+struct websocket_settings {
+  websocket::role role = websocket::role::server;
+  std::size_t max_message_size = 16u << 20;  // received, over fragments and inflated (1009)
+  std::size_t deflate_min_size = 32;         // smaller messages go uncompressed
+  std::size_t fragment_size = 0;             // split sent messages into frames this big (0: don't)
+  bool report_fragments = false;             // call on_ws_fragment for each received fragment
+  std::uint16_t slow_consumer_close_code = websocket::close_code::policy_violation;
+  std::uint32_t heartbeat_interval_ms = 0;  // send a ping this often (0: never)
+  std::uint32_t heartbeat_timeout_ms = 0;   // give up when no pong comes within this (0: wait)
+  std::uint32_t idle_timeout_ms = 0;        // close after receiving nothing this long (0: never)
+  std::uint32_t close_timeout_ms = 3000;    // wait this long for the answer to our close frame
+};
+
+class websocket_stream : public transport {
+ public:
+  using transport::transport;
+
+  // True from the handshake until the close is reported (any thread).
+  bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
+  // Home worker only.
+  bool is_websocket() const noexcept { return active_; }
+  // Open and our close frame not sent yet: a message queued now reaches the peer.
+  bool accepts_messages() const noexcept { return active_ && !close_sent_; }
+
+  // Queues a message (`fragment_size` 0: the configured size). Dropped after our close frame,
+  // under the drop policy, or before the WebSocket is open.
+  send_status send_message(websocket::opcode op, std::string_view payload,
+                           std::size_t fragment_size = 0);
+  // A control frame (ping or pong; payload at most 125 bytes).
+  send_status send_control(websocket::opcode op, std::string_view payload);
+  // Starts the close handshake (code 0: a close frame without a code).
+  void start_close(std::uint16_t code, std::string_view reason);
+
+ protected:
+  // Enters the open phase. With `deflate` engaged, permessage-deflate was negotiated.
+  void open_websocket(const websocket_settings& settings,
+                      const std::optional<websocket::deflate_params>& deflate,
+                      const websocket::deflate_options& local);
+  // Received bytes of the open phase (mutable: unmasked in place).
+  void websocket_data(std::uint8_t* data, std::size_t size);
+  // From on_tick(): close deadline, idle timeout, heartbeat.
+  void websocket_tick(std::uint32_t now);
+  // From on_closed(): reports the close if the peer vanished without one.
+  void websocket_closed(const std::error_code& ec);
+  // From on_slow_consumer() in the open phase: the close policy.
+  void websocket_slow_consumer();
+
+  // A whole message; `payload` is valid during the call only.
+  virtual void on_ws_message(websocket::opcode op, std::string_view payload) = 0;
+  // A non-final frame of an uncompressed fragmented message (report_fragments only).
+  virtual void on_ws_fragment(websocket::opcode /*op*/, std::string_view /*payload*/) {}
+  // The WebSocket is closed, exactly once: the peer's code, the code we failed it with, 1005
+  // when the peer's close had none, or 1006 when the socket ended without a close frame.
+  virtual void on_ws_closed(std::uint16_t code, std::string_view reason) = 0;
+
+  // Names the stream in logs ("connection 12", "client ws://host/path").
+  virtual std::string log_name() const = 0;
+
+ private:
+  void fail(websocket::errc e);
+  void fail(std::uint16_t code, const std::string& reason);
+  void send_close(std::uint16_t code, std::string_view reason);
+  void finish(std::uint16_t code, std::string_view reason);
+  send_status send_frame(websocket::opcode op, bool fin, bool rsv1, std::string_view payload,
+                         bool control);
+
+  websocket_settings settings_;
+  websocket::decoder decoder_;
+  std::unique_ptr<websocket::deflate_state> deflate_;  // when negotiated
+  bool active_ = false;          // in the open phase (until the socket closes)
+  bool close_sent_ = false;      // our close frame is queued
+  bool close_reported_ = false;  // on_ws_closed has run
+  bool awaiting_pong_ = false;
+  std::uint32_t ping_tick_ = 0;  // when the last heartbeat ping left
+  std::uint32_t close_deadline_ = 0;
+  std::uint16_t close_code_ = websocket::close_code::abnormal;  // reported after our close
+  std::string close_reason_;
+  std::atomic<bool> open_{false};
+};
+
+}  // namespace switchboard::runtime
