@@ -402,6 +402,16 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
     const auto it = req.find(boost::beast::string_view(name.data(), name.size()));
     return it == req.end() ? std::string_view{} : view(it->value());
   };
+  // A list header may be split over several lines (RFC 6455 section 9.1, RFC 7230 3.2.2).
+  const auto list_field = [&req](std::string_view name) {
+    std::string joined;
+    const auto range = req.equal_range(boost::beast::string_view(name.data(), name.size()));
+    for (auto it = range.first; it != range.second; ++it) {
+      if (!joined.empty()) joined += ", ";
+      joined += view(it->value());
+    }
+    return joined;
+  };
   std::string response =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
@@ -409,12 +419,13 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
   const server_options& o = owner_.options();
   std::optional<ws::deflate_params> deflate;
   if (o.permessage_deflate) {
-    const std::string_view offers = field("Sec-WebSocket-Extensions");
+    const std::string offers = list_field("Sec-WebSocket-Extensions");
     if (!offers.empty()) deflate = ws::negotiate_server(offers, o.deflate);
     if (deflate) response += "Sec-WebSocket-Extensions: " + ws::format_response(*deflate) + "\r\n";
   }
   if (select) {
-    const auto offered = ws::split_list(field("Sec-WebSocket-Protocol"));
+    const std::string protocols = list_field("Sec-WebSocket-Protocol");
+    const auto offered = ws::split_list(protocols);
     std::string chosen = select(offered);
     bool was_offered = false;
     for (auto offer : offered)

@@ -139,8 +139,9 @@ void websocket_stream::websocket_data(std::uint8_t* data, std::size_t size) {
       case ws::decode_event::need_more:
         return;
       case ws::decode_event::message: {
+        // After our close frame the peer may still send what it sent before seeing it: that
+        // is delivered (a failed connection has already stopped this loop).
         home().stats.messages_in.add();
-        if (close_sent_) break;  // the peer has not seen our close yet: discard (5.5.1)
         std::string_view payload = ev.payload;
         if (ev.compressed) {
           // The decoder bounded the compressed size; the inflater bounds the real one.
@@ -162,7 +163,7 @@ void websocket_stream::websocket_data(std::uint8_t* data, std::size_t size) {
         break;
       }
       case ws::decode_event::fragment:
-        if (!close_sent_) on_ws_fragment(ev.op, ev.payload);
+        on_ws_fragment(ev.op, ev.payload);
         break;
       case ws::decode_event::ping:
         if (!close_sent_) send_frame(ws::opcode::pong, true, false, ev.payload, true);

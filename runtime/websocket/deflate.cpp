@@ -717,9 +717,11 @@ std::error_code inflater::run(std::string_view payload, std::string& out, std::s
         inflateSetDictionary(&z, reinterpret_cast<const Bytef*>(window.data()), window_size);
       z.next_in = const_cast<Bytef*>(next);
       z.avail_in = avail;
-      // The message ended with the final block (no empty stored block after it, which 7.2.1
-      // asks for but some senders omit): nothing is left but the marker we append.
-      if (in_left == 0 && (in_marker ? avail == sizeof flush_marker : avail == 0)) break;
+      // The message ended with the final block: either that block was the empty stored block
+      // of 7.2.1 (BFINAL set), which the marker we append completes, or there was no empty
+      // stored block after it (7.2.1 asks for one but some senders omit it), and nothing is
+      // left but the marker.
+      if (in_left == 0 && (avail == 0 || (in_marker && avail == sizeof flush_marker))) break;
       continue;
     }
     if (rc == Z_MEM_ERROR) return deflate_errc::zlib_error;

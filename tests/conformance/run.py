@@ -10,7 +10,8 @@ Exit status: 0 all passed, 1 some failed, 2 usage / startup error.
   /usr/bin/python3 tests/conformance/run.py -k 6.4 -k close # only ids/titles containing 6.4 or close
   /usr/bin/python3 tests/conformance/run.py --url ws://127.0.0.1:9000/echo
         # against a running server: cases needing another daemon configuration are skipped,
-        # unless given --config-url maxsize=ws://... / --config-url origin=ws://...
+        # unless given --config-url maxsize=ws://... / --config-url origin=ws://... (also
+        # deflate=, deflatemax=)
 """
 import argparse
 import glob
@@ -41,6 +42,11 @@ CONFIGS = {
                 {"max_message_size": MAXSIZE_LIMIT, "allowed_origins": None}),
     "origin": ([a for o in ALLOWED_ORIGINS for a in ("--allowed-origin", o)],
                {"max_message_size": 16 * 1024 * 1024, "allowed_origins": list(ALLOWED_ORIGINS)}),
+    # permessage-deflate (group 12); the second one also limits the inflated message size
+    "deflate": (["--permessage-deflate"],
+                {"max_message_size": 16 * 1024 * 1024, "allowed_origins": None}),
+    "deflatemax": (["--permessage-deflate", "--max-message-size", str(MAXSIZE_LIMIT)],
+                   {"max_message_size": MAXSIZE_LIMIT, "allowed_origins": None}),
 }
 
 TLS_FLAGS = []  # daemon flags for TLS, set by --tls
@@ -79,6 +85,7 @@ GROUP_NAMES = {
     "7": "Close",
     "9": "Limits",
     "10": "Max message size",
+    "12": "permessage-deflate",
     "20": "Opening handshake",
 }
 
@@ -125,7 +132,8 @@ def main():
                          "of the id or title (-k close)")
     ap.add_argument("--url", help="run against an already running server ws://host:port/echo")
     ap.add_argument("--config-url", action="append", default=[], metavar="NAME=URL",
-                    help="with --url: server to use for configuration NAME (maxsize, origin)")
+                    help="with --url: server to use for configuration NAME (maxsize, origin,\n"
+                         "deflate, deflatemax)")
     ap.add_argument("-j", type=int, default=8, help="concurrent cases (default 8)")
     ap.add_argument("-v", action="count", default=0, help="print every case (-vv: tracebacks)")
     ap.add_argument("--list", action="store_true", help="list the selected cases and exit")

@@ -6,11 +6,16 @@ TCP sockets so that a case can send *exactly* the bytes it wants, including inva
 * `frame()` builds one client frame: any opcode, FIN, RSV bits, masked or not, any length
   encoding (minimal, or forced 7/16/64-bit, or a declared length that differs from the payload).
 * `WSConn` reads server frames with deadlines, checks that every frame the *server* sends is
-  itself valid (unmasked, RSV clear, known opcode, minimal length, control frames <= 125 bytes
+  itself valid (unmasked, RSV clear -- RSV1 allowed on the first frame of a data message once
+  permessage-deflate is agreed --, known opcode, minimal length, control frames <= 125 bytes
   and unfragmented, text is valid UTF-8, close payload well formed), reassembles fragmented
   server messages, and offers the assertions the cases use (`expect_message`, `expect_pong`,
   `expect_close`, `expect_tcp_close`, `assert_quiet`).
 * `http_exchange()` / `open_ws()` do the opening handshake (RFC 6455 section 4).
+* permessage-deflate (RFC 7692): `Context.connect_pmd()` offers it and checks the response
+  (`check_pmd_response`); `PMDSender` compresses our messages (7.2.1), `PMDReceiver` inflates
+  the server's RSV1 messages (7.2.2) with the agreed window, and `inflate_py()` is a small
+  RFC 1951 inflater that also reports how far back the server's references reach.
 * `register()` / `case()` hold the case registry that run.py executes.
 
 Each case is a function `fn(ctx)` that raises AssertionError (usually CaseFailure) on failure.
@@ -19,9 +24,11 @@ import base64
 import hashlib
 import os
 import random
+import re
 import socket
 import struct
 import time
+import zlib
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -156,11 +163,12 @@ def cont(p=b"", **kw):
     return frame(OP_CONT, p, **kw)
 
 
-def fragments(opcode, payload, sizes=None, pieces=None):
+def fragments(opcode, payload, sizes=None, pieces=None, rsv=0):
     """Split `payload` into a fragmented message: list of frames.
 
     sizes  -- fragment size (int, the last may be shorter) or explicit list of sizes
     pieces -- explicit list of payload pieces (may contain empty ones)
+    rsv    -- RSV bits of the first frame (4 = RSV1: a compressed message, RFC 7692 6)
     """
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
@@ -180,7 +188,8 @@ def fragments(opcode, payload, sizes=None, pieces=None):
                 pieces.append(payload[pos:])
     out = []
     for i, p in enumerate(pieces):
-        out.append(frame(opcode if i == 0 else OP_CONT, p, fin=(i == len(pieces) - 1)))
+        out.append(frame(opcode if i == 0 else OP_CONT, p, fin=(i == len(pieces) - 1),
+                         rsv=rsv if i == 0 else 0))
     return out
 
 
@@ -338,8 +347,9 @@ def http_exchange(host, port, raw, timeout=DEFAULT_TIMEOUT, chop=None):
     return resp, sock, rest
 
 
-def check_101(resp, key, offered_protocols=()):
-    """Assert that `resp` is a valid RFC 6455 4.2.2 acceptance for `key`."""
+def check_101(resp, key, offered_protocols=(), extensions_offered=False):
+    """Assert that `resp` is a valid RFC 6455 4.2.2 acceptance for `key`. With
+    extensions_offered the caller checks Sec-WebSocket-Extensions (check_pmd_response)."""
     if resp.status != 101:
         raise CaseFailure("expected HTTP 101, got %s" % resp.summary())
     up = resp.get("Upgrade")
@@ -355,7 +365,7 @@ def check_101(resp, key, offered_protocols=()):
     if len(resp.get_all("Sec-WebSocket-Accept")) != 1:
         raise CaseFailure("101 response: Sec-WebSocket-Accept present more than once")
     ext = resp.get("Sec-WebSocket-Extensions")
-    if ext is not None:
+    if ext is not None and not extensions_offered:
         raise CaseFailure("101 response selects extension %r that the client did not offer" % ext)
     proto = resp.get("Sec-WebSocket-Protocol")
     if proto is not None and proto not in offered_protocols:
@@ -363,15 +373,456 @@ def check_101(resp, key, offered_protocols=()):
                           % (proto, list(offered_protocols)))
 
 
+# --------------------------------------------------------------------------- permessage-deflate
+
+PMD_NAME = "permessage-deflate"
+PMD_TAIL = b"\x00\x00\xff\xff"  # removed by the sender (RFC 7692 7.2.1), appended again (7.2.2)
+PMD_STRICT_LIMIT = 64 * 1024    # compressed server messages up to this go through inflate_py
+
+
+class PMDError(Exception):
+    """Compressed data that does not inflate under the RFC 7692 7.2.2 / RFC 1951 rules."""
+
+
+_TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789"
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def parse_extensions(value, allow_empty=False):
+    """Parse a Sec-WebSocket-Extensions value (RFC 6455 9.1: a comma list of
+    `token *( ";" token [ "=" ( token | quoted-string ) ] )`, optional whitespace around the
+    separators; a quoted value is unescaped). Returns [(name, [(param, value or None), ...])].
+    Raises ValueError on anything else. Empty list elements ("a, ,b") are skipped with
+    allow_empty (what a recipient must accept, RFC 7230 7), else an error."""
+    s, n = value, len(value)
+    i = 0
+
+    def ows(i):
+        while i < n and s[i] in " \t":
+            i += 1
+        return i
+
+    def token(i):
+        j = i
+        while i < n and s[i] in _TCHARS:
+            i += 1
+        if i == j:
+            raise ValueError("expected a token at offset %d of %r" % (j, s))
+        return s[j:i], i
+
+    def quoted(i):
+        i += 1  # opening quote
+        out = []
+        while i < n and s[i] != '"':
+            if s[i] == "\\":
+                i += 1
+                if i == n:
+                    break
+            out.append(s[i])
+            i += 1
+        if i >= n:
+            raise ValueError("unterminated quoted-string in %r" % s)
+        return "".join(out), i + 1
+
+    elements = []
+    while True:
+        i = ows(i)
+        if allow_empty and (i == n or s[i] == ","):
+            if i == n:
+                return elements
+            i += 1
+            continue
+        name, i = token(i)
+        params = []
+        i = ows(i)
+        while i < n and s[i] == ";":
+            i = ows(i + 1)
+            pname, i = token(i)
+            i = ows(i)
+            pvalue = None
+            if i < n and s[i] == "=":
+                i = ows(i + 1)
+                if i < n and s[i] == '"':
+                    pvalue, i = quoted(i)
+                    if not pvalue or any(ch not in _TCHARS for ch in pvalue):
+                        raise ValueError("quoted value %r is not a token (RFC 6455 9.1)" % pvalue)
+                else:
+                    pvalue, i = token(i)
+                i = ows(i)
+            params.append((pname, pvalue))
+        elements.append((name, params))
+        if i == n:
+            return elements
+        if s[i] != ",":
+            raise ValueError("unexpected %r at offset %d of %r" % (s[i], i, s))
+        i += 1
+
+
+class PMDParams:
+    """The parameters of one permessage-deflate element. snct/cnct: server_/client_no_context_
+    takeover present. smwb/cmwb: server_/client_max_window_bits, None when absent, 0 when
+    present without a value (client_max_window_bits in an offer), else 8..15."""
+
+    def __init__(self):
+        self.snct = False
+        self.cnct = False
+        self.smwb = None
+        self.cmwb = None
+
+    def __repr__(self):
+        return "PMDParams(snct=%s, cnct=%s, smwb=%s, cmwb=%s)" % (self.snct, self.cnct,
+                                                                  self.smwb, self.cmwb)
+
+
+def pmd_params(params, response):
+    """Apply the parameter rules of RFC 7692 7.1 to one element (of an offer, or of the
+    server's response when `response`). Returns (PMDParams, None) or (None, what is wrong)."""
+    p = PMDParams()
+    seen = set()
+    for name, value in params:
+        if name in seen:
+            return None, "parameter %s appears twice" % name
+        seen.add(name)
+        if name in ("server_no_context_takeover", "client_no_context_takeover"):
+            if value is not None:
+                return None, "%s takes no value (got %r)" % (name, value)
+            setattr(p, "snct" if name[0] == "s" else "cnct", True)
+        elif name in ("server_max_window_bits", "client_max_window_bits"):
+            attr = "smwb" if name[0] == "s" else "cmwb"
+            if value is None:
+                if name == "client_max_window_bits" and not response:
+                    p.cmwb = 0
+                    continue
+                return None, "%s needs a value" % name
+            if not re.fullmatch(r"[1-9][0-9]?", value) or not 8 <= int(value) <= 15:
+                return None, "%s=%s is not a decimal 8..15 without leading zeros" % (name, value)
+            setattr(p, attr, int(value))
+        else:
+            return None, "unknown parameter %r" % name
+    return p, None
+
+
+def check_pmd_response(resp, offer, accept):
+    """Check the 101's Sec-WebSocket-Extensions against our offer (RFC 6455 9.1, RFC 7692 5
+    and 7.1). `offer` is the offered value (all header lines joined with ", "); `accept` the
+    index of the offer element the server must have accepted, or None when it must decline
+    (then the response has no Sec-WebSocket-Extensions at all). Returns (agreed, offered) as
+    PMDParams, or None."""
+    lines = resp.get_all("Sec-WebSocket-Extensions")
+    if accept is None:
+        if lines:
+            raise CaseFailure("expected the offer %r to be declined (no Sec-WebSocket-Extensions "
+                              "in the 101), got Sec-WebSocket-Extensions %r" % (offer, lines))
+        return None
+    if not lines:
+        raise CaseFailure("expected permessage-deflate to be accepted (offer %r), but the 101 "
+                          "has no Sec-WebSocket-Extensions" % offer)
+    value = ", ".join(lines)
+    try:
+        elements = parse_extensions(value)
+    except ValueError as e:
+        raise CaseFailure("101 response: malformed Sec-WebSocket-Extensions: %s" % e)
+    if len(elements) != 1 or elements[0][0].lower() != PMD_NAME:
+        raise CaseFailure("101 response: Sec-WebSocket-Extensions %r must be exactly one "
+                          "permessage-deflate element (the only extension offered)" % value)
+    got, err = pmd_params(elements[0][1], response=True)
+    if err:
+        raise CaseFailure("101 response: Sec-WebSocket-Extensions %r: %s (RFC 7692 7.1)"
+                          % (value, err))
+    want, err = pmd_params(parse_extensions(offer, allow_empty=True)[accept][1], response=False)
+    if err:
+        raise ValueError("case error: offer %d of %r is not acceptable: %s" % (accept, offer, err))
+    where = "101 response %r to offer %r" % (value, offer)
+    if want.snct and not got.snct:
+        raise CaseFailure("%s: the accepted offer has server_no_context_takeover, so the "
+                          "response must include it (RFC 7692 7.1.1.1)" % where)
+    if want.smwb is not None and (got.smwb is None or got.smwb > want.smwb):
+        raise CaseFailure("%s: the accepted offer has server_max_window_bits=%d, so the "
+                          "response must have server_max_window_bits <= %d (RFC 7692 7.1.2.1)"
+                          % (where, want.smwb, want.smwb))
+    if want.cmwb is None and got.cmwb is not None:
+        raise CaseFailure("%s: client_max_window_bits in the response, but the accepted offer "
+                          "does not have it (RFC 7692 7.1.2.2)" % where)
+    return got, want
+
+
+class PMDSender:
+    """Our compressor for one connection (RFC 7692 7.2.1): raw DEFLATE, Z_SYNC_FLUSH at the end
+    of each message, the trailing 00 00 ff ff removed. With context takeover one zlib stream
+    carries over; with no_context_takeover each message starts a fresh stream.
+
+    zlib refuses a raw 256-byte window (windowBits 8); for 8 we run it with 9. zlib's deflate
+    emits no distance above its window minus MIN_LOOKAHEAD (262), i.e. 250 here, which stays
+    inside 2**8."""
+
+    def __init__(self, wbits=15, no_context_takeover=False, level=6,
+                 strategy=zlib.Z_DEFAULT_STRATEGY):
+        self.wbits = wbits
+        self.no_context_takeover = no_context_takeover
+        self.level = level
+        self.strategy = strategy
+        self._z = None
+
+    def new_stream(self):
+        return zlib.compressobj(self.level, zlib.DEFLATED, -max(9, self.wbits), 8, self.strategy)
+
+    def compress(self, payload, flush=zlib.Z_SYNC_FLUSH):
+        """The RSV1 payload for one whole message. flush=Z_FULL_FLUSH also ends in 00 00 ff ff.
+        An empty message comes out as the single byte 0x00 (7.2.3.6)."""
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        if self._z is None or self.no_context_takeover:
+            self._z = self.new_stream()
+        out = self._z.compress(bytes(payload)) + self._z.flush(flush)
+        if not out.endswith(PMD_TAIL):
+            raise AssertionError("zlib flush did not end with 00 00 ff ff: %s" % short(out[-8:]))
+        return out[:-4]
+
+    def frames(self, opcode, payload, sizes=None, pieces=None):
+        """One compressed message as client frames, RSV1 on the first. sizes / pieces split the
+        *compressed* bytes as in fragments(); pieces is a function of the compressed bytes."""
+        data = self.compress(payload)
+        if sizes is None and pieces is None:
+            return [frame(opcode, data, rsv=4)]
+        if callable(pieces):
+            pieces = pieces(data)
+        return fragments(opcode, data, sizes=sizes, pieces=pieces, rsv=4)
+
+
+def final_deflate(payload, level=6, strategy=zlib.Z_DEFAULT_STRATEGY, wbits=15):
+    """A whole raw DEFLATE stream (Z_FINISH): its last block has BFINAL set. Byte aligned."""
+    z = zlib.compressobj(level, zlib.DEFLATED, -max(9, wbits), 8, strategy)
+    return z.compress(payload) + z.flush(zlib.Z_FINISH)
+
+
+class _BitReader:
+    __slots__ = ("data", "pos", "nbits")
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+        self.nbits = len(data) * 8
+
+    def bits(self, n):
+        """n bits, least significant first (RFC 1951 3.1.1)."""
+        if self.pos + n > self.nbits:
+            raise PMDError("the data ends inside a block (after the 00 00 ff ff of 7.2.2)")
+        v = 0
+        data, pos = self.data, self.pos
+        for k in range(n):
+            v |= ((data[(pos + k) >> 3] >> ((pos + k) & 7)) & 1) << k
+        self.pos = pos + n
+        return v
+
+    def align(self):
+        self.pos = (self.pos + 7) & ~7
+
+
+def _huffman(lengths, what):
+    """Canonical Huffman decoding table (RFC 1951 3.2.2): per code length, code -> symbol."""
+    count = [0] * 16
+    for ln in lengths:
+        count[ln] += 1
+    count[0] = 0
+    left = 1
+    for ln in range(1, 16):
+        left = (left << 1) - count[ln]
+        if left < 0:
+            raise PMDError("over-subscribed %s code" % what)
+    code, nxt = 0, [0] * 16
+    for ln in range(1, 16):
+        code = (code + count[ln - 1]) << 1
+        nxt[ln] = code
+    table = [dict() for _ in range(16)]
+    for sym, ln in enumerate(lengths):
+        if ln:
+            table[ln][nxt[ln]] = sym
+            nxt[ln] += 1
+    return table
+
+
+def _decode(br, table):
+    code = 0
+    for ln in range(1, 16):
+        code = (code << 1) | br.bits(1)
+        sym = table[ln].get(code)
+        if sym is not None:
+            return sym
+    raise PMDError("invalid Huffman code")
+
+
+_LBASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99,
+          115, 131, 163, 195, 227, 258]
+_LEXTRA = [0] * 8 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [0]
+_DBASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025,
+          1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
+_DEXTRA = [0, 0, 0, 0] + [k for k in range(1, 14) for _ in (0, 1)]
+_CLORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
+_FIXED = None
+
+
+def _fixed_tables():
+    global _FIXED
+    if _FIXED is None:
+        lit = [8] * 144 + [9] * 112 + [7] * 24 + [8] * 8
+        _FIXED = (_huffman(lit, "literal/length"), _huffman([5] * 30, "distance"))
+    return _FIXED
+
+
+def _dynamic_tables(br):
+    hlit = br.bits(5) + 257
+    hdist = br.bits(5) + 1
+    hclen = br.bits(4) + 4
+    if hlit > 286 or hdist > 30:
+        raise PMDError("dynamic block header: too many length or distance symbols")
+    cl = [0] * 19
+    for k in range(hclen):
+        cl[_CLORDER[k]] = br.bits(3)
+    cltab = _huffman(cl, "code length")
+    lengths = []
+    while len(lengths) < hlit + hdist:
+        sym = _decode(br, cltab)
+        if sym < 16:
+            lengths.append(sym)
+        elif sym == 16:
+            if not lengths:
+                raise PMDError("dynamic block header: repeat with no previous length")
+            lengths += [lengths[-1]] * (3 + br.bits(2))
+        elif sym == 17:
+            lengths += [0] * (3 + br.bits(3))
+        else:
+            lengths += [0] * (11 + br.bits(7))
+    if len(lengths) > hlit + hdist:
+        raise PMDError("dynamic block header: code lengths overrun")
+    if lengths[256] == 0:
+        raise PMDError("dynamic block without an end-of-block code")
+    return (_huffman(lengths[:hlit], "literal/length"),
+            _huffman(lengths[hlit:], "distance"))
+
+
+def inflate_py(data, history=b"", limit=64 << 20):
+    """Inflate one whole compressed message, the 7.2.2 tail already appended, in pure Python
+    (RFC 1951). Returns (output, largest back-reference distance used).
+
+    Strict about the 7.2.1 framing: the data must be used up exactly at the end of a block, which
+    the empty stored block of 7.2.1 guarantees. After a block with BFINAL (7.2.3.4) the next
+    block starts on a byte boundary. `history` holds earlier messages' output (context
+    takeover); a reference further back than it reaches raises PMDError. The caller compares
+    the distance with the agreed window. For messages of modest size only: about 1 us a bit."""
+    br = _BitReader(bytes(data))
+    out = bytearray(history)
+    base = len(history)
+    maxdist = 0
+    while br.pos < br.nbits:
+        final = br.bits(1)
+        btype = br.bits(2)
+        if btype == 0:
+            br.align()
+            ln, nln = br.bits(16), br.bits(16)
+            if ln != nln ^ 0xFFFF:
+                raise PMDError("stored block LEN %d does not match NLEN %d" % (ln, nln))
+            if br.pos + 8 * ln > br.nbits:
+                raise PMDError("the data ends inside a stored block of %d bytes" % ln)
+            start = br.pos >> 3
+            out += br.data[start:start + ln]
+            br.pos += 8 * ln
+        elif btype == 3:
+            raise PMDError("invalid block type 3")
+        else:
+            lit, dist = _fixed_tables() if btype == 1 else _dynamic_tables(br)
+            while True:
+                sym = _decode(br, lit)
+                if sym < 256:
+                    out.append(sym)
+                    continue
+                if sym == 256:
+                    break
+                if sym > 285:
+                    raise PMDError("invalid length symbol %d" % sym)
+                length = _LBASE[sym - 257] + br.bits(_LEXTRA[sym - 257])
+                dsym = _decode(br, dist)
+                if dsym > 29:
+                    raise PMDError("invalid distance symbol %d" % dsym)
+                d = _DBASE[dsym] + br.bits(_DEXTRA[dsym])
+                if d > len(out):
+                    raise PMDError("a reference %d bytes back reaches before the start of the "
+                                   "context (%d bytes)" % (d, len(out)))
+                maxdist = max(maxdist, d)
+                if d >= length:
+                    out += out[len(out) - d:len(out) - d + length]
+                else:
+                    for _ in range(length):
+                        out.append(out[-d])
+                if len(out) - base > limit:
+                    raise PMDError("inflates past %d bytes" % limit)
+        if len(out) - base > limit:
+            raise PMDError("inflates past %d bytes" % limit)
+        if final:
+            br.align()
+    return bytes(out[base:]), maxdist
+
+
+def _inflate_zlib(data, history, wbits, limit):
+    """zlib inflate of a whole message (tail appended), restarting after a final block with the
+    window kept. zlib checks a distance only where it leaves its own buffers."""
+    out = bytearray()
+    window = bytes(history[-(1 << wbits):])
+    while True:
+        d = zlib.decompressobj(-wbits, zdict=window) if window else zlib.decompressobj(-wbits)
+        try:
+            out += d.decompress(data, limit - len(out) + 1)
+        except zlib.error as e:
+            raise PMDError("zlib: %s" % e)
+        if len(out) > limit or d.unconsumed_tail:
+            raise PMDError("inflates past %d bytes" % limit)
+        if not d.eof or not d.unused_data:
+            return bytes(out)
+        data = d.unused_data
+        window = bytes((history + out)[-(1 << wbits):])
+
+
+class PMDReceiver:
+    """Inflates the server's compressed messages (RFC 7692 7.2.2) with the agreed window of
+    2**wbits bytes, starting every message from an empty context when server_no_context_takeover
+    was agreed. Messages of up to PMD_STRICT_LIMIT compressed bytes go through inflate_py, which
+    also proves that no reference reaches further back than the window, across messages too;
+    larger ones through zlib."""
+
+    def __init__(self, wbits=15, no_context_takeover=False):
+        self.wbits = wbits
+        self.no_context_takeover = no_context_takeover
+        self.history = b""
+        self.max_distance = 0  # over all messages so far
+        self.count = 0         # compressed messages inflated
+
+    def inflate(self, payload, limit=64 << 20):
+        hist = b"" if self.no_context_takeover else self.history
+        data = bytes(payload) + PMD_TAIL
+        if len(payload) <= PMD_STRICT_LIMIT:
+            out, maxdist = inflate_py(data, hist, limit)
+            if maxdist > 1 << self.wbits:
+                raise PMDError("a reference reaches %d bytes back, beyond the agreed window of %d "
+                               "bytes (window bits %d%s)"
+                               % (maxdist, 1 << self.wbits, self.wbits,
+                                  ", context from earlier messages" if maxdist > len(out) else ""))
+            self.max_distance = max(self.max_distance, maxdist)
+        else:
+            out = _inflate_zlib(data, hist, self.wbits, limit)
+        self.history = (hist + out)[-32768:]
+        self.count += 1
+        return out
+
+
 # --------------------------------------------------------------------------- connection
 
 class Event:
     """A complete thing received from the server: a data message or a control frame."""
 
-    def __init__(self, opcode, payload, nframes=1):
+    def __init__(self, opcode, payload, nframes=1, compressed=False):
         self.opcode = opcode
         self.payload = bytes(payload)
         self.nframes = nframes
+        self.compressed = compressed  # arrived with RSV1 (permessage-deflate) and was inflated
         self.code = None
         self.reason = b""
         if opcode == OP_CLOSE and len(self.payload) >= 2:
@@ -384,6 +835,8 @@ class Event:
                 return "CLOSE (no status code)"
             return "CLOSE code=%d reason=%s" % (self.code, short(self.reason))
         frag = " in %d frames" % self.nframes if self.nframes > 1 else ""
+        if self.compressed:
+            frag += " (compressed)"
         return "%s len=%d%s %s" % (opname(self.opcode), len(self.payload), frag,
                                    short(self.payload, 24))
 
@@ -403,6 +856,14 @@ class WSConn:
         self._frag_n = 0
         self.got_close = False
         self.server_pings = 0
+        # permessage-deflate, set by Context.connect_pmd when the server accepted the offer:
+        # pmd (the agreed PMDParams), pmd_tx (our compressor), pmd_rx (inflates the server's
+        # RSV1 messages). Without it any RSV bit from the server is a protocol error.
+        self.pmd = None
+        self.pmd_tx = None
+        self.pmd_rx = None
+        self.last_rsv = 0
+        self._frag_compressed = False
 
     # ---- sending
     def send(self, data):
@@ -417,6 +878,12 @@ class WSConn:
         except socket.timeout:
             raise Timeout("send of %d bytes blocked > %.1fs (server not reading?)"
                           % (len(data), self.sock.gettimeout() or 0))
+
+    def send_pmd(self, opcode, payload, sizes=None, pieces=None):
+        """Send one message compressed with pmd_tx (see PMDSender.frames); returns the frames."""
+        frames = self.pmd_tx.frames(opcode, payload, sizes=sizes, pieces=pieces)
+        self.send(frames)
+        return frames
 
     def send_bg(self, data, chop=None):
         """Send from a background thread while the caller reads (no deadlock with a server
@@ -520,7 +987,16 @@ class WSConn:
         if masked:
             raise ServerProtocolError("server sent a masked frame (RFC 6455 5.1 forbids it)")
         if rsv:
-            raise ServerProtocolError("server frame has RSV bits 0x%x set without an extension" % rsv)
+            if self.pmd_rx is None:
+                raise ServerProtocolError("server frame has RSV bits 0x%x set without an extension"
+                                          % rsv)
+            if rsv != 4:
+                raise ServerProtocolError("server frame has RSV2/RSV3 set (bits 0x%x); "
+                                          "permessage-deflate defines only RSV1" % rsv)
+            if op not in (OP_TEXT, OP_BINARY):
+                raise ServerProtocolError("server set RSV1 on a %s frame (RFC 7692 6: only the "
+                                          "first frame of a data message)" % opname(op))
+        self.last_rsv = rsv
         if op not in OPNAMES:
             raise ServerProtocolError("server sent reserved opcode %d" % op)
         if op >= 8 and (not fin or n > 125):
@@ -565,13 +1041,22 @@ class WSConn:
                 self._frag_op = op
                 self._frag_parts = [payload]
                 self._frag_n = 1
+                self._frag_compressed = self.last_rsv == 4
             if fin:
                 op, data, nfr = self._frag_op, b"".join(self._frag_parts), self._frag_n
+                compressed = self._frag_compressed
                 self._frag_op, self._frag_parts, self._frag_n = None, [], 0
+                self._frag_compressed = False
+                if compressed:
+                    try:
+                        data = self.pmd_rx.inflate(data)
+                    except PMDError as e:
+                        raise ServerProtocolError("server's compressed %s message (%d bytes on the "
+                                                  "wire): %s" % (opname(op), len(data), e))
                 if op == OP_TEXT and not utf8_valid(data):
                     raise ServerProtocolError("server sent a TEXT message that is not valid UTF-8: "
                                               "%s" % short(data))
-                return Event(op, data, nfr)
+                return Event(op, data, nfr, compressed)
 
     @staticmethod
     def _check_close_payload(ev):
@@ -791,6 +1276,40 @@ class Context:
             raise
         sock.settimeout(timeout)
         return WSConn(sock, rest)
+
+    def connect_pmd(self, offer=PMD_NAME, accept=0, headers=None, extra=b"",
+                    timeout=DEFAULT_TIMEOUT):
+        """Like connect(), offering permessage-deflate (RFC 7692).
+
+        offer  -- the Sec-WebSocket-Extensions value; a list sends one header line per item;
+                  None sends no Sec-WebSocket-Extensions at all
+        accept -- index of the offer element (counted over all lines) that the server must
+                  accept, or None when it must decline; checked with check_pmd_response
+        The WSConn has pmd (agreed PMDParams), pmd_tx and pmd_rx set when accepted: pmd_tx
+        compresses within the smaller of the offered and the agreed client window, resetting
+        per message if either side asked for client_no_context_takeover."""
+        lines = [] if offer is None else ([offer] if isinstance(offer, str) else list(offer))
+        key = make_key()
+        hdrs = request_headers(self.host, self.port, key)
+        hdrs += [["Sec-WebSocket-Extensions", v] for v in lines]
+        if headers:
+            hdrs += headers
+        raw = build_request(self.path, hdrs) + extra
+        resp, sock, rest = http_exchange(self.host, self.port, raw, timeout)
+        try:
+            check_101(resp, key, extensions_offered=True)
+            agreed = check_pmd_response(resp, ", ".join(lines), accept)
+        except BaseException:
+            sock.close()
+            raise
+        sock.settimeout(timeout)
+        c = WSConn(sock, rest)
+        if agreed:
+            got, want = agreed
+            c.pmd = got
+            c.pmd_tx = PMDSender(min(got.cmwb or 15, want.cmwb or 15), got.cnct or want.cnct)
+            c.pmd_rx = PMDReceiver(got.smwb or 15, got.snct)
+        return c
 
     def request(self, raw, timeout=DEFAULT_TIMEOUT, chop=None):
         """Send a raw HTTP request, return the HttpResponse (socket closed)."""

@@ -170,6 +170,20 @@ BOOST_AUTO_TEST_CASE(final_block_rfc7692_7_2_3_4) {
   BOOST_TEST(out == "Hello");
 }
 
+BOOST_AUTO_TEST_CASE(message_ending_in_a_final_empty_stored_block_rfc7692_7_2_1) {
+  // 7.2.1 with BFINAL set on the empty stored block: the payload ends in 0x01 once 00 00 ff ff
+  // is removed, and the marker the receiver appends completes that block.
+  ws::inflater i;
+  std::string out = "x";
+  BOOST_TEST(!i.inflate_message(bytes({0x01}), out, 0));  // the empty message
+  BOOST_TEST(out == "x");
+  BOOST_TEST(!inflated(
+      i, bytes({0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff, 0x01}), out));
+  BOOST_TEST(out == "Hello");
+  BOOST_TEST(!inflated(i, bytes({0xf2, 0x00, 0x11, 0x00, 0x00}), out));  // context carries on
+  BOOST_TEST(out == "Hello");
+}
+
 BOOST_AUTO_TEST_CASE(two_blocks_in_one_message_rfc7692_7_2_3_5) {
   ws::inflater i;
   std::string out;
