@@ -16,6 +16,16 @@ struct category final : std::error_category {
         return "no pong within the heartbeat timeout";
       case errc::shutting_down:
         return "server shutting down";
+      case errc::bad_url:
+        return "bad URL";
+      case errc::timed_out:
+        return "connect timed out";
+      case errc::handshake_refused:
+        return "the server refused the WebSocket upgrade";
+      case errc::bad_handshake:
+        return "invalid WebSocket handshake response";
+      case errc::too_many_redirects:
+        return "too many redirects";
     }
     return "unknown error";
   }

@@ -94,6 +94,14 @@ void io_pool::stop() {
     w->context_.stop();
 }
 
+void io_pool::abort_all(const std::error_code& ec) {
+  for (auto& w : workers_)
+    while (transport* t = w->first()) {
+      auto keep = t->shared_from_this();
+      t->abort(ec);
+    }
+}
+
 void io_pool::join() {
   for (auto& w : workers_)
     if (w->thread_.joinable()) w->thread_.join();

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -125,6 +126,8 @@ class io_pool {
   void start();
   void stop();  // asks every context to stop; returns at once
   void join();  // waits for the threads
+  // After join(): closes every transport still linked (on_closed runs on this thread).
+  void abort_all(const std::error_code& ec);
 
  private:
   std::vector<std::unique_ptr<worker>> workers_;

@@ -268,13 +268,7 @@ void server::stop(std::uint16_t code, std::uint32_t grace_ms) {
   pool_.join();
   // The io threads are gone: close what is left from here, so every connection's close is
   // reported (peers that never answered our close frame within the grace period).
-  for (std::size_t i = 0; i < pool_.size(); ++i) {
-    worker& w = pool_.at(i);
-    while (transport* t = w.first()) {
-      auto keep = t->shared_from_this();
-      t->abort(make_error_code(errc::shutting_down));
-    }
-  }
+  pool_.abort_all(make_error_code(errc::shutting_down));
   SB_LOG(info, "stopped");
 }
 

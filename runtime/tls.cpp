@@ -195,12 +195,13 @@ tls_session::status tls_session::read(std::uint8_t* out, std::size_t capacity, s
   n = 0;
   std::size_t got = 0;
   const int r = SSL_read_ex(ssl_, out, capacity, &got);
+  const int reason = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);  // before any other call
   if (!early_.empty() && SSL_is_init_finished(ssl_) && !write_early()) return status::error;
   if (r == 1) {
     n = got;
     return status::data;
   }
-  switch (SSL_get_error(ssl_, r)) {
+  switch (reason) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
       return status::need_more;

@@ -2,8 +2,10 @@
 #include "runtime/text.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <cstdint>
+#include <stdexcept>
 
 namespace switchboard::runtime::websocket {
 namespace {
@@ -32,6 +34,14 @@ struct category final : std::error_category {
         return "draft-76 (Hixie) handshake is not supported";
       case handshake_errc::origin_not_allowed:
         return "origin not allowed";
+      case handshake_errc::response_no_upgrade:
+        return "the response's Upgrade header is not websocket";
+      case handshake_errc::response_no_connection_upgrade:
+        return "the response's Connection header lacks upgrade";
+      case handshake_errc::bad_accept:
+        return "Sec-WebSocket-Accept does not match the key";
+      case handshake_errc::unexpected_subprotocol:
+        return "the server chose a subprotocol that was not offered";
     }
     return "unknown handshake error";
   }
@@ -132,6 +142,30 @@ std::string accept_key(std::string_view key) {
                                 static_cast<int>(digest_size));
   out.resize(static_cast<std::size_t>(n));
   return out;
+}
+
+std::string make_client_key() {
+  unsigned char nonce[16];
+  if (RAND_bytes(nonce, sizeof nonce) != 1) throw std::runtime_error("RAND_bytes failed");
+  std::string out(24, '\0');
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), nonce, sizeof nonce);
+  return out;
+}
+
+std::error_code check_response(const handshake_response& r, std::string_view key,
+                               const std::vector<std::string>& protocols) {
+  if (!iequals(trim_ows(r.upgrade), "websocket")) return handshake_errc::response_no_upgrade;
+  if (!list_contains(r.connection, "upgrade"))
+    return handshake_errc::response_no_connection_upgrade;
+  if (trim_ows(r.accept) != accept_key(key)) return handshake_errc::bad_accept;
+  const std::string_view chosen = trim_ows(r.protocol);
+  if (!chosen.empty()) {
+    bool offered = false;
+    for (const auto& p : protocols)
+      offered = offered || p == chosen;
+    if (!offered) return handshake_errc::unexpected_subprotocol;  // also "a, b": not one
+  }
+  return {};
 }
 
 }  // namespace switchboard::runtime::websocket

@@ -1,10 +1,13 @@
-// handshake.hpp: the server side of the WebSocket opening handshake (RFC 6455 section 4.2).
+// handshake.hpp: the WebSocket opening handshake (RFC 6455 sections 4.1 and 4.2).
 //
 // Pure functions over the request's fields: no parser, no socket. The HTTP layer parses the
 // request (with Beast's parser) and fills a handshake_request of views into it; check_request()
 // names the first rule the request breaks, and the HTTP layer answers with the status that
 // error maps to (400, 403 or 426 with Sec-WebSocket-Version: 13). accept_key() computes the
 // Sec-WebSocket-Accept value (SHA-1 over key + GUID, base64).
+//
+// The client side: make_client_key() draws the request's key, check_response() names the
+// first rule of section 4.1 a 101 response breaks (the client then fails the connection).
 #pragma once
 
 #include <string>
@@ -39,6 +42,11 @@ enum class handshake_errc {
   unsupported_version,    // 426 with Sec-WebSocket-Version: 13
   draft_hixie76,          // 400 (draft-76 handshake; not supported)
   origin_not_allowed,     // 403
+  // Client side: the server's 101 response (section 4.1, the client's checks 2 to 6).
+  response_no_upgrade,             // Upgrade is not "websocket"
+  response_no_connection_upgrade,  // Connection lacks "upgrade"
+  bad_accept,                      // Sec-WebSocket-Accept does not match our key
+  unexpected_subprotocol,          // a subprotocol we did not offer, or more than one
 };
 
 const std::error_category& handshake_category() noexcept;
@@ -60,6 +68,20 @@ std::error_code check_request(const handshake_request& r,
 
 // Sec-WebSocket-Accept for a client key (section 4.2.2, step 5.4).
 std::string accept_key(std::string_view key);
+
+// A fresh Sec-WebSocket-Key: 16 random bytes (OpenSSL's CSPRNG), base64 (section 4.1).
+std::string make_client_key();
+
+struct handshake_response {
+  std::string_view upgrade;     // Upgrade
+  std::string_view connection;  // Connection
+  std::string_view accept;      // Sec-WebSocket-Accept
+  std::string_view protocol;    // Sec-WebSocket-Protocol ("" when absent)
+};
+
+// Checks a 101 response to a request that sent `key` and offered `protocols`.
+std::error_code check_response(const handshake_response& r, std::string_view key,
+                               const std::vector<std::string>& protocols);
 
 // Splits a comma-separated header list into trimmed, non-empty elements (RFC 7230 #rule).
 std::vector<std::string_view> split_list(std::string_view list);
