@@ -33,6 +33,8 @@ binding parse_binding(const std::string& text) {
 
 void validate(const server_options& o) {
   if (o.bindings.empty()) throw config_error("at least one listen address is needed");
+  if (!o.plain_tcp_route.empty() && o.plain_tcp_route.front() != '/')
+    throw config_error("plain_tcp route must be a path starting with '/'");
   if (o.threads > 256) throw config_error("threads must be at most 256");
   if (o.max_message_size < 125) throw config_error("max_message_size must be at least 125");
   if (o.max_header_size < 256) throw config_error("max_header_size must be at least 256");
@@ -124,7 +126,8 @@ std::string load_toml(const std::string& path, server_options& o) {
   }
   try {
     for (const auto& [key, value] : root)
-      if (key != "server" && key != "limits" && key != "timeouts" && key != "auth")
+      if (key != "server" && key != "limits" && key != "timeouts" && key != "auth" &&
+          key != "plain_tcp")
         throw config_error("unknown section [" + std::string(key.str()) + "]");
 
     std::string log_level;
@@ -189,6 +192,11 @@ std::string load_toml(const std::string& path, server_options& o) {
     auth.get("jwt_public_key", o.auth.jwt_public_key);
     auth.get("jwt_issuer", o.auth.jwt.issuer);
     auth.reject_unknown();
+
+    table_reader plain_tcp(section(root, "plain_tcp"), "plain_tcp");
+    plain_tcp.get("route", o.plain_tcp_route);
+    plain_tcp.get("terminator", o.plain_tcp_terminator);
+    plain_tcp.reject_unknown();
 
     table_reader timeouts(section(root, "timeouts"), "timeouts");
     timeouts.get("heartbeat_interval_ms", o.heartbeat_interval_ms);

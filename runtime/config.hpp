@@ -42,6 +42,14 @@ struct server_options {
   websocket::deflate_options deflate;
   std::size_t deflate_min_size = 32;  // smaller messages are sent uncompressed
 
+  // Plain TCP on the same port (the manual's "TCP connections"): a client whose first bytes
+  // are not an HTTP request line (http/sniff.hpp) is served by the WebSocket route at
+  // plain_tcp_route as a stream of messages, each ended by plain_tcp_terminator (empty: each
+  // read is a message). Every message arrives as binary; what the route sends goes out with
+  // the terminator appended. Off while the route is empty.
+  std::string plain_tcp_route;
+  std::string plain_tcp_terminator = "\n";
+
   // Authentication of WebSocket upgrades (runtime/auth/): off unless a scheme is configured
   // (users file for Basic / URL / session, JWT secret or public key for Bearer tokens).
   auth::auth_config auth;

@@ -2,6 +2,7 @@
 
 #include "runtime/auth/authenticator.hpp"
 #include "runtime/error.hpp"
+#include "runtime/http/sniff.hpp"
 #include "runtime/http/static_files.hpp"
 #include "runtime/log.hpp"
 #include "runtime/server.hpp"
@@ -56,6 +57,7 @@ struct connection::http_state {
   std::string input;               // received bytes not yet parsed
   std::uint32_t request_tick = 0;  // when the current request's first byte arrived
   bool in_request = false;         // part of a request has arrived
+  bool sniffed = false;            // the first bytes were seen to be HTTP (plain TCP enabled)
   // A file being streamed as a response body.
   open_file file;
   std::uint64_t file_offset = 0;
@@ -102,16 +104,32 @@ void connection::send_binary(std::string_view data) {
 }
 
 void connection::send_frame(shared_buffer frame) {
-  run_on_home([frame = std::move(frame)](connection& c) {
-    // A shared frame skips send_message(): it is already encoded (never compressed).
-    if (!c.accepts_messages()) return;
-    if (c.send(frame) == send_status::queued) c.home().stats.messages_out.add();
-  });
+  run_on_home([frame = std::move(frame)](connection& c) { c.deliver(frame); });
+}
+
+send_status connection::send_now(ws::opcode op, std::string_view payload) {
+  if (phase_ != phase::plain_tcp) return send_message(op, payload);
+  const std::string_view parts[2] = {payload, owner_.options().plain_tcp_terminator};
+  const send_status s = send_parts(parts, 2);
+  if (s == send_status::queued) home().stats.messages_out.add();
+  return s;
+}
+
+send_status connection::deliver(const shared_buffer& frame) {
+  // Plain TCP has no frames: it sends the payload (a copy per connection, unlike WebSocket).
+  if (phase_ == phase::plain_tcp)
+    return send_now(ws::opcode::binary, ws::unmasked_frame_payload(*frame));
+  // A shared frame skips send_message(): it is already encoded (never compressed).
+  if (!accepts_messages()) return send_status::dropped;
+  const send_status s = send(frame);
+  if (s == send_status::queued) home().stats.messages_out.add();
+  return s;
 }
 
 void connection::close(std::uint16_t code, std::string reason) {
   run_on_home([code, reason = std::move(reason)](connection& c) {
-    if (c.phase_ == phase::http) return c.close_gracefully(c.owner_.options().close_timeout_ms);
+    if (c.phase_ == phase::http || c.phase_ == phase::plain_tcp)
+      return c.close_gracefully(c.owner_.options().close_timeout_ms);
     c.start_close(code, reason);
   });
 }
@@ -123,11 +141,22 @@ void connection::on_data(std::uint8_t* data, std::size_t size) {
     http_data(data, size);
   else if (phase_ == phase::websocket)
     websocket_data(data, size);
+  else if (phase_ == phase::plain_tcp)
+    plain_tcp_data(data, size);
 }
 
 void connection::on_closed(const std::error_code& ec) {
   owner_.release(remote().address());  // the connection caps' slot (server::admit)
   websocket_closed(ec);
+  if (phase_ == phase::plain_tcp && is_open()) {
+    // No close frame in plain TCP: 1005 for the peer's clean end, 1006 for anything else.
+    mark_open(false);
+    owner_.unregister_connection(id_);
+    handler_->on_close(
+        std::static_pointer_cast<connection>(shared_from_this()),
+        ec == errc::eof || !ec ? ws::close_code::no_status : ws::close_code::abnormal,
+        ec == errc::eof ? std::string_view{} : ec.message());
+  }
   phase_ = phase::closed;
   http_.reset();
 }
@@ -143,6 +172,12 @@ void connection::on_drained() {
 
 void connection::on_tick(std::uint32_t now) {
   if (phase_ == phase::websocket) return websocket_tick(now);
+  if (phase_ == phase::plain_tcp) {
+    const std::uint32_t idle = owner_.options().idle_timeout_ms;
+    if (idle && !is_closing() && ticks_since_read() * worker::tick_ms >= idle)
+      close_gracefully(owner_.options().close_timeout_ms);
+    return;
+  }
   if (phase_ != phase::http || !http_ || is_closing()) return;
   const server_options& o = owner_.options();
   if (http_->in_request && o.handshake_timeout_ms &&
@@ -163,6 +198,12 @@ void connection::http_data(const std::uint8_t* data, std::size_t size) {
     h.request_tick = home().now_tick();
   }
   h.input.append(reinterpret_cast<const char*>(data), size);
+  if (!h.sniffed && !owner_.options().plain_tcp_route.empty()) {
+    const auto kind = sniff(reinterpret_cast<const std::uint8_t*>(h.input.data()), h.input.size());
+    if (kind == sniff_result::need_more) return;
+    h.sniffed = true;
+    if (kind == sniff_result::plain_tcp) return start_plain_tcp();
+  }
   if (h.file_left > 0) {
     // A response body is still streaming: hold pipelined requests, within bounds.
     if (h.input.size() > owner_.options().max_header_size + owner_.options().max_body_size) abort();
@@ -459,6 +500,59 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
   if (!leftover.empty() && !is_closing())
     websocket_data(reinterpret_cast<std::uint8_t*>(leftover.data()), leftover.size());
   return false;
+}
+
+// --- Plain TCP phase ----------------------------------------------------------------------
+
+void connection::start_plain_tcp() {
+  const auto* route = owner_.find_websocket_route(owner_.options().plain_tcp_route);
+  if (!route) return abort();  // server::start checked it exists
+  std::string input = std::move(http_->input);
+  http_.reset();
+  phase_ = phase::plain_tcp;
+  handler_ = route->handler;
+  target_ = owner_.options().plain_tcp_route;
+  mark_open(true);
+  auto self = std::static_pointer_cast<connection>(shared_from_this());
+  owner_.register_connection(self);
+  handler_->on_open(self);
+  if (!is_closing())
+    plain_tcp_data(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
+}
+
+void connection::plain_tcp_data(const std::uint8_t* data, std::size_t size) {
+  auto self = std::static_pointer_cast<connection>(shared_from_this());
+  const std::string_view terminator = owner_.options().plain_tcp_terminator;
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
+  if (terminator.empty()) {  // every read is a message
+    home().stats.messages_in.add();
+    return handler_->on_message(self, ws::opcode::binary, in);
+  }
+  // Messages whole in this read are handed out in place; only a partial one is copied.
+  std::string_view rest = in;
+  std::size_t scan_from = 0;
+  if (!plain_input_.empty()) {
+    scan_from =
+        plain_input_.size() >= terminator.size() ? plain_input_.size() - terminator.size() + 1 : 0;
+    plain_input_.append(in);
+    rest = plain_input_;
+  }
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = rest.find(terminator, std::max(start, scan_from));
+    if (end == std::string_view::npos || !is_open() || is_closing()) break;
+    home().stats.messages_in.add();
+    handler_->on_message(self, ws::opcode::binary, rest.substr(start, end - start));
+    start = end + terminator.size();
+  }
+  std::string left(rest.substr(start));
+  if (left.size() > owner_.options().max_message_size) {
+    SB_LOG(debug, "connection %llu: plain TCP message over %zu bytes without a terminator",
+           static_cast<unsigned long long>(id_), owner_.options().max_message_size);
+    home().stats.protocol_errors.add();
+    return abort();
+  }
+  plain_input_ = std::move(left);
 }
 
 // --- WebSocket phase ----------------------------------------------------------------------

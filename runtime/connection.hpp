@@ -6,6 +6,10 @@
 // negotiation). Open, it behaves as websocket_stream.hpp describes and hands each message to
 // its route's websocket_handler.
 //
+// Plain TCP (server_options::plain_tcp_route): when the first bytes are not an HTTP request
+// line, the connection serves that route as a stream of terminator-framed messages instead,
+// through the same handler; what the route sends gets the terminator appended.
+//
 // Threads: a connection lives on one worker. The send*/close members may be called from any
 // thread (they post to the worker when needed); everything else runs on the worker. Handler
 // callbacks run on the worker; a message payload view is valid only during on_message.
@@ -79,14 +83,15 @@ class connection final : public websocket_stream {
 
   // --- Home worker only -------------------------------------------------------------------
   // Queues a message or fails with send_status::dropped (policy or closing).
-  send_status send_now(websocket::opcode op, std::string_view payload) {
-    return send_message(op, payload);
-  }
+  send_status send_now(websocket::opcode op, std::string_view payload);
+  // Queues a frame made by make_frame() (a plain TCP connection sends its payload instead).
+  send_status deliver(const shared_buffer& frame);
+  bool is_plain_tcp() const noexcept { return phase_ == phase::plain_tcp; }
   std::unique_ptr<connection_attachment> attachment;
 
  private:
   struct http_state;
-  enum class phase : std::uint8_t { http, websocket, closed };
+  enum class phase : std::uint8_t { http, websocket, plain_tcp, closed };
 
   void on_data(std::uint8_t* data, std::size_t size) override;
   void on_closed(const std::error_code& ec) override;
@@ -105,6 +110,10 @@ class connection final : public websocket_stream {
   void pump_file();
   bool upgrade(websocket_handler* handler, const subprotocol_selector& select);
 
+  // Plain TCP phase.
+  void start_plain_tcp();
+  void plain_tcp_data(const std::uint8_t* data, std::size_t size);
+
   // WebSocket phase.
   void on_ws_message(websocket::opcode op, std::string_view payload) override;
   void on_ws_closed(std::uint16_t code, std::string_view reason) override;
@@ -115,6 +124,7 @@ class connection final : public websocket_stream {
   connection_id id_;
   phase phase_ = phase::http;
   std::unique_ptr<http_state> http_;  // only while speaking HTTP
+  std::string plain_input_;           // plain TCP: the start of an unfinished message
   websocket_handler* handler_ = nullptr;
   std::string target_;
   std::string subprotocol_;

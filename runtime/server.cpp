@@ -62,6 +62,9 @@ const server::websocket_route* server::find_websocket_route(std::string_view pat
 
 void server::start() {
   if (started_) return;
+  if (!options_.plain_tcp_route.empty() && !find_websocket_route(options_.plain_tcp_route))
+    throw config_error("plain TCP route " + options_.plain_tcp_route +
+                       " is not a WebSocket route of this server");
   for (std::size_t i = 0; i < options_.bindings.size(); ++i) {
     const binding& b = options_.bindings[i];
     auto l = std::make_unique<listener>(pool_.at(i % pool_.size()));
@@ -195,8 +198,7 @@ void server::broadcast(const shared_buffer& frame, const websocket_handler* only
     asio::post(w.context(), [&w, frame, only] {
       for (transport* t = w.first(); t != nullptr; t = t->next_) {
         connection* c = t->as_server_connection();
-        if (!c || !c->is_websocket() || (only && c->handler() != only)) continue;
-        if (c->send(frame) == send_status::queued) w.stats.messages_out.add();
+        if (c && (!only || c->handler() == only)) c->deliver(frame);
       }
     });
   }
@@ -209,9 +211,9 @@ void server::fanout(const std::vector<connection_ptr>& targets, const shared_buf
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     if (by_worker[i].empty()) continue;
     worker& w = pool_.at(i);
-    asio::post(w.context(), [&w, frame, batch = std::move(by_worker[i])] {
+    asio::post(w.context(), [frame, batch = std::move(by_worker[i])] {
       for (const auto& c : batch)
-        if (c->is_websocket() && c->send(frame) == send_status::queued) w.stats.messages_out.add();
+        c->deliver(frame);
     });
   }
 }

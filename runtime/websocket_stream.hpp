@@ -90,6 +90,9 @@ class websocket_stream : public transport {
   // Names the stream in logs ("connection 12", "client ws://host/path").
   virtual std::string log_name() const = 0;
 
+  // For a subclass that serves something other than WebSocket frames (plain TCP).
+  void mark_open(bool open) noexcept { open_.store(open, std::memory_order_release); }
+
  private:
   void fail(websocket::errc e);
   void fail(std::uint16_t code, const std::string& reason);

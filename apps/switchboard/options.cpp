@@ -18,6 +18,50 @@ T parse_number(const std::string& flag, const std::string& text) {
   return static_cast<T>(v);
 }
 
+// C escapes in a flag value: \n \r \t \0 \\ and \xHH.
+std::string unescape(const std::string& flag, const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (++i == text.size()) throw runtime::config_error(flag + ": a lone backslash at the end");
+    switch (text[i]) {
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case '0':
+        out.push_back('\0');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case 'x': {
+        const auto hex = [&](char c) -> int {
+          if (c >= '0' && c <= '9') return c - '0';
+          if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+          if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+          throw runtime::config_error(flag + ": \\x wants two hex digits");
+        };
+        if (i + 2 >= text.size()) throw runtime::config_error(flag + ": \\x wants two hex digits");
+        out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+        i += 2;
+        break;
+      }
+      default:
+        throw runtime::config_error(flag + ": unknown escape \\" + std::string(1, text[i]));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* usage() {
@@ -39,6 +83,10 @@ the status page at /, Prometheus metrics at /metrics.
   --tls-ciphers LIST          TLS 1.2 cipher list, OpenSSL syntax
   --allowed-origin ORIGIN     accept WebSocket upgrades only from these origins (repeatable)
   --permessage-deflate        accept permessage-deflate (RFC 7692) when a client offers it
+  --plain-tcp PATH            serve clients that do not speak HTTP as plain TCP, through the
+                              WebSocket route PATH (e.g. /echo), messages ended by a terminator
+  --plain-tcp-terminator S    the terminator: C escapes \n \r \t \0 \\ \xHH (default \n;
+                              "" makes every read a message)
   --auth-users FILE           require credentials on WebSocket upgrades: `user=password` lines,
                               checked for Basic, /sgc/auth/url/<user>/<password>/... and the
                               session form (/sgc/req/auth/session/<user>/<password> -> token,
@@ -167,6 +215,10 @@ daemon_options parse_command_line(int argc, char** argv) {
       o.heartbeat_interval_ms = parse_number<std::uint32_t>(flag, value);
     } else if (flag == "--heartbeat-timeout-ms") {
       o.heartbeat_timeout_ms = parse_number<std::uint32_t>(flag, value);
+    } else if (flag == "--plain-tcp") {
+      o.plain_tcp_route = value;
+    } else if (flag == "--plain-tcp-terminator") {
+      o.plain_tcp_terminator = unescape(flag, value);
     } else if (flag == "--idle-timeout-ms") {
       o.idle_timeout_ms = parse_number<std::uint32_t>(flag, value);
     } else {

@@ -95,6 +95,18 @@ void append_frame(std::string& out, opcode op, std::string_view payload, bool fi
     mask(reinterpret_cast<std::uint8_t*>(out.data() + start + header_size), payload.size(), *key);
 }
 
+std::string_view unmasked_frame_payload(std::string_view frame) noexcept {
+  if (frame.size() < 2) return {};
+  const auto* p = reinterpret_cast<const std::uint8_t*>(frame.data());
+  if ((p[1] & mask_bit) != 0) return {};
+  const std::size_t hlen = header_length(p[1]);
+  if (frame.size() < hlen) return {};
+  const std::uint8_t len7 = p[1] & len7_bits;
+  const std::uint64_t length = len7 < 126 ? len7 : read_be(p + 2, len7 == 126 ? 2 : 8);
+  if (length != frame.size() - hlen) return {};
+  return frame.substr(hlen);
+}
+
 std::string encode_close_payload(std::uint16_t code, std::string_view reason) {
   std::string out;
   if (code == 0) return out;

@@ -55,6 +55,10 @@ std::size_t encode_header(std::uint8_t* out, opcode op, bool fin, std::uint64_t 
 void append_frame(std::string& out, opcode op, std::string_view payload, bool fin = true,
                   const std::array<std::uint8_t, 4>* key = nullptr, bool rsv1 = false);
 
+// The payload of one whole unmasked frame as encode_header() wrote it (a server's shared
+// frame), or an empty view when `frame` is not exactly one such frame.
+std::string_view unmasked_frame_payload(std::string_view frame) noexcept;
+
 // The payload of a close frame: the code in network order, then the UTF-8 reason, cut to fit
 // the 125-byte control limit on a code point boundary. A code of 0 means "no code" (empty).
 std::string encode_close_payload(std::uint16_t code, std::string_view reason);
