@@ -119,11 +119,7 @@ send_status connection::deliver(const shared_buffer& frame) {
   // Plain TCP has no frames: it sends the payload (a copy per connection, unlike WebSocket).
   if (phase_ == phase::plain_tcp)
     return send_now(ws::opcode::binary, ws::unmasked_frame_payload(*frame));
-  // A shared frame skips send_message(): it is already encoded (never compressed).
-  if (!accepts_messages()) return send_status::dropped;
-  const send_status s = send(frame);
-  if (s == send_status::queued) home().stats.messages_out.add();
-  return s;
+  return send_shared(frame);
 }
 
 void connection::close(std::uint16_t code, std::string reason) {

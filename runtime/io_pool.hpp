@@ -80,6 +80,14 @@ class worker {
   std::string deflate_buffer;
   // Scratch for a client's masked frame (a client copies each payload to mask it).
   std::string mask_buffer;
+  // The compressed form of the last shared frame sent to a connection that resets its
+  // compressor per message (websocket_stream::send_shared): made once per thread, queued on
+  // every such connection of the thread.
+  struct {
+    std::shared_ptr<const std::string> source;  // the uncompressed frame it was made from
+    int window_bits = 0;
+    std::shared_ptr<const std::string> frame;
+  } shared_deflate;
 
   // Cork: while a transport handles a read, what it sends is gathered here and written once.
   transport* corked = nullptr;

@@ -43,6 +43,12 @@ void websocket_stream::open_websocket(const websocket_settings& settings,
   if (deflate) {
     deflate_ = std::make_unique<ws::deflate_state>(settings.role, *deflate, local);
     d.allow_rsv1 = true;
+    deflate_params_ = deflate;
+    deflate_local_ = local;
+    if (settings.role == ws::role::server &&
+        (deflate->server_no_context_takeover || local.server_no_context_takeover))
+      shared_deflate_window_ = std::min<int>(ws::window_bits(deflate->server_max_window_bits),
+                                             local.server_max_window_bits);
   }
   decoder_.set_options(d);
   active_ = true;
@@ -103,6 +109,38 @@ send_status websocket_stream::send_message(ws::opcode op, std::string_view paylo
                      true);
     }
   }
+  if (s == send_status::queued) home().stats.messages_out.add();
+  return s;
+}
+
+send_status websocket_stream::send_shared(const shared_buffer& frame) {
+  if (!accepts_messages()) return send_status::dropped;
+  shared_buffer out = frame;
+  if (shared_deflate_window_ != 0) {
+    const std::string_view payload = ws::unmasked_frame_payload(*frame);
+    const auto op = static_cast<ws::opcode>(static_cast<std::uint8_t>((*frame)[0]) & 0x0f);
+    if (payload.size() >= settings_.deflate_min_size && !ws::is_control(op)) {
+      auto& cache = home().shared_deflate;
+      if (cache.source != frame || cache.window_bits != shared_deflate_window_) {
+        const std::string compressed =
+            ws::compress_once(payload, *deflate_params_, deflate_local_, settings_.role);
+        cache.source = frame;
+        cache.window_bits = shared_deflate_window_;
+        if (compressed.empty()) {
+          cache.frame = frame;  // zlib could not allocate: send it uncompressed
+        } else {
+          std::uint8_t header[ws::max_frame_header];
+          const std::size_t n =
+              ws::encode_header(header, op, true, compressed.size(), nullptr, /*rsv1=*/true);
+          auto built = std::make_shared<std::string>(reinterpret_cast<const char*>(header), n);
+          built->append(compressed);
+          cache.frame = std::move(built);
+        }
+      }
+      out = cache.frame;
+    }
+  }
+  const send_status s = send(out);
   if (s == send_status::queued) home().stats.messages_out.add();
   return s;
 }

@@ -60,6 +60,12 @@ class websocket_stream : public transport {
   // under the drop policy, or before the WebSocket is open.
   send_status send_message(websocket::opcode op, std::string_view payload,
                            std::size_t fragment_size = 0);
+  // Queues a frame made by make_frame() (encoded once, queued on many streams). Where the
+  // server resets its compressor per message (server_no_context_takeover negotiated), the
+  // frame is compressed once per io thread and that copy is shared instead; a compressor
+  // that keeps its context must see every message itself, so those streams get the
+  // uncompressed frame (legal: compression is chosen per message).
+  send_status send_shared(const shared_buffer& frame);
   // A control frame (ping or pong; payload at most 125 bytes).
   send_status send_control(websocket::opcode op, std::string_view payload);
   // Starts the close handshake (code 0: a close frame without a code).
@@ -104,9 +110,12 @@ class websocket_stream : public transport {
   websocket_settings settings_;
   websocket::decoder decoder_;
   std::unique_ptr<websocket::deflate_state> deflate_;  // when negotiated
-  bool active_ = false;          // in the open phase (until the socket closes)
-  bool close_sent_ = false;      // our close frame is queued
-  bool close_reported_ = false;  // on_ws_closed has run
+  std::optional<websocket::deflate_params> deflate_params_;
+  websocket::deflate_options deflate_local_;
+  int shared_deflate_window_ = 0;  // send_shared compresses with this window (0: it does not)
+  bool active_ = false;            // in the open phase (until the socket closes)
+  bool close_sent_ = false;        // our close frame is queued
+  bool close_reported_ = false;    // on_ws_closed has run
   bool awaiting_pong_ = false;
   std::uint32_t ping_tick_ = 0;  // when the last heartbeat ping left
   std::uint32_t close_deadline_ = 0;

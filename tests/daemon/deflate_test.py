@@ -38,10 +38,10 @@ def inflate_raw(data):
 class RawDeflateClient:
     """Handshake with an extension offer; frames with RSV1 under our control."""
 
-    def __init__(self, port, offer=OFFER):
+    def __init__(self, port, offer=OFFER, path="/echo"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         key = base64.b64encode(os.urandom(16)).decode()
-        req = (f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                + (f"Sec-WebSocket-Extensions: {offer}\r\n" if offer else "") + "\r\n")
         self.sock.sendall(req.encode())
@@ -178,6 +178,37 @@ ws.on('error', (e) => { console.error(e); process.exit(5); });
             self.assertIsNone(c.extension())
             c.send(dtest.OP_TEXT, deflate_raw(b"hello"), rsv1=True)
             c.expect_close(1002)
+
+    def test_broadcast_is_compressed_once_for_connections_without_context(self):
+        # Connections that agreed server_no_context_takeover share one compressed frame; one
+        # whose compressor keeps its context gets the broadcast uncompressed (also legal).
+        message = ('{"room":"lobby","text":"' + "the same words again " * 60 + '"}').encode()
+        with sbtest.Daemon(["--permessage-deflate"]) as d:
+            fresh = [RawDeflateClient(d.port, OFFER + "; server_no_context_takeover", "/broadcast")
+                     for _ in range(3)]
+            keeps = RawDeflateClient(d.port, OFFER, "/broadcast")
+            for c in fresh:
+                self.assertIn("server_no_context_takeover", c.extension())
+            plain = RawDeflateClient(d.port, None, "/broadcast")
+            plain.send(dtest.OP_TEXT, message)
+            frames = [c.recv() for c in fresh]
+            for rsv1, op, payload in frames:
+                self.assertTrue(rsv1, "a broadcast to a no-context connection is compressed")
+                self.assertEqual(op, dtest.OP_TEXT)
+                self.assertEqual(inflate_raw(payload), message)
+                self.assertLess(len(payload), len(message) // 4)
+            self.assertEqual(len({p for _, _, p in frames}), 1, "the same compressed bytes")
+            rsv1, op, payload = keeps.recv()
+            self.assertFalse(rsv1)
+            self.assertEqual(payload, message)
+            self.assertEqual(plain.recv(), (False, dtest.OP_TEXT, message))
+            # A second broadcast is compressed afresh (no context carried between messages).
+            second = message.replace(b"lobby", b"hall!")
+            plain.send(dtest.OP_TEXT, second)
+            for c in fresh:
+                rsv1, op, payload = c.recv()
+                self.assertTrue(rsv1)
+                self.assertEqual(inflate_raw(payload), second)
 
     def test_not_negotiated_unless_enabled(self):
         with sbtest.Daemon([]) as d:
