@@ -127,7 +127,7 @@ std::string load_toml(const std::string& path, server_options& o) {
   try {
     for (const auto& [key, value] : root)
       if (key != "server" && key != "limits" && key != "timeouts" && key != "auth" &&
-          key != "plain_tcp")
+          key != "plain_tcp" && key != "deflate")
         throw config_error("unknown section [" + std::string(key.str()) + "]");
 
     std::string log_level;
@@ -192,6 +192,17 @@ std::string load_toml(const std::string& path, server_options& o) {
     auth.get("jwt_public_key", o.auth.jwt_public_key);
     auth.get("jwt_issuer", o.auth.jwt.issuer);
     auth.reject_unknown();
+
+    table_reader deflate(section(root, "deflate"), "deflate");
+    deflate.get("server_no_context_takeover", o.deflate.server_no_context_takeover);
+    deflate.get("client_no_context_takeover", o.deflate.client_no_context_takeover);
+    deflate.get("server_max_window_bits", o.deflate.server_max_window_bits);
+    deflate.get("client_max_window_bits", o.deflate.client_max_window_bits);
+    deflate.get("compression_level", o.deflate.compression_level);
+    deflate.get("mem_level", o.deflate.mem_level);
+    deflate.get("release_after_message", o.deflate.release_after_message);
+    deflate.get("min_size", o.deflate_min_size);
+    deflate.reject_unknown();
 
     table_reader plain_tcp(section(root, "plain_tcp"), "plain_tcp");
     plain_tcp.get("route", o.plain_tcp_route);

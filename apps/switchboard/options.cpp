@@ -83,6 +83,10 @@ the status page at /, Prometheus metrics at /metrics.
   --tls-ciphers LIST          TLS 1.2 cipher list, OpenSSL syntax
   --allowed-origin ORIGIN     accept WebSocket upgrades only from these origins (repeatable)
   --permessage-deflate        accept permessage-deflate (RFC 7692) when a client offers it
+  --deflate-no-context-takeover
+                              with --permessage-deflate: both sides reset their compressor per
+                              message (no zlib state held between messages; broadcasts
+                              compressed once per io thread)
   --plain-tcp PATH            serve clients that do not speak HTTP as plain TCP, through the
                               WebSocket route PATH (e.g. /echo), messages ended by a terminator
   --plain-tcp-terminator S    the terminator: C escapes \n \r \t \0 \\ \xHH (default \n;
@@ -145,6 +149,11 @@ daemon_options parse_command_line(int argc, char** argv) {
     };
     if (flag == "--permessage-deflate") {
       o.permessage_deflate = true;
+      continue;
+    }
+    if (flag == "--deflate-no-context-takeover") {
+      o.deflate.server_no_context_takeover = o.deflate.client_no_context_takeover = true;
+      o.deflate.release_after_message = true;  // hold no zlib state between messages
       continue;
     }
     if (flag == "--tls-verify-client") {

@@ -10,7 +10,9 @@ import hashlib
 import os
 import socket
 import struct
+import shutil
 import subprocess
+import tempfile
 import time
 import zlib
 
@@ -209,6 +211,40 @@ ws.on('error', (e) => { console.error(e); process.exit(5); });
                 rsv1, op, payload = c.recv()
                 self.assertTrue(rsv1)
                 self.assertEqual(inflate_raw(payload), second)
+
+    def test_no_context_takeover_from_the_flag_and_the_config_file(self):
+        async def echo(url):
+            ext = [ClientPerMessageDeflateFactory(client_max_window_bits=True)]
+            async with websockets.connect(url, extensions=ext) as ws:
+                for p in ["json " * 500, "json " * 500, "x" * 40]:
+                    await ws.send(p)
+                    self.assertEqual(await ws.recv(), p)
+
+        with sbtest.Daemon(["--permessage-deflate", "--deflate-no-context-takeover"]) as d:
+            ext = RawDeflateClient(d.port).extension()
+            self.assertIn("server_no_context_takeover", ext)
+            self.assertIn("client_no_context_takeover", ext)
+            asyncio.run(echo(d.url("/echo")))
+        tmp = tempfile.mkdtemp()
+        try:
+            path = os.path.join(tmp, "sb.toml")
+            with open(path, "w") as f:
+                f.write("[server]\npermessage_deflate = true\n[deflate]\n"
+                        "server_no_context_takeover = true\nserver_max_window_bits = 10\n"
+                        "compression_level = 1\nmin_size = 0\n")
+            with sbtest.Daemon(["--config", path]) as d:
+                ext = RawDeflateClient(d.port).extension()
+                self.assertIn("server_no_context_takeover", ext)
+                self.assertIn("server_max_window_bits=10", ext)
+                asyncio.run(echo(d.url("/echo")))
+            with open(path, "w") as f:
+                f.write("[deflate]\nmem_level = 12\n")
+            proc = subprocess.run([sbtest.daemon_path(), "--config", path], capture_output=True,
+                                  timeout=10)
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn(b"mem_level", proc.stderr)
+        finally:
+            shutil.rmtree(tmp)
 
     def test_not_negotiated_unless_enabled(self):
         with sbtest.Daemon([]) as d:
