@@ -1,5 +1,7 @@
 #include "runtime/url.hpp"
 
+#include "runtime/text.hpp"
+
 #include <cctype>
 
 namespace switchboard::runtime {
@@ -12,26 +14,23 @@ std::uint16_t default_port(std::string_view scheme) {
   return 0;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// RFC 3986 section 3.2.2: a reg-name is unreserved, sub-delims and pct-encoded characters; an
+// IP literal in brackets holds hex digits, ':' and '.' (and a zone after '%').
+bool valid_host(std::string_view host, bool bracketed) {
+  for (char c : host) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (alnum || c == '.' || c == '%' || (bracketed && c == ':')) continue;
+    if (!bracketed && std::string_view("-_~!$&'()*+,;=").find(c) != std::string_view::npos)
+      continue;
+    return false;
+  }
+  return true;
 }
 
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    const int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
+// The target goes into the request line as written: no space, control character or DEL.
+bool valid_target(std::string_view target) {
+  for (char c : target)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
   return true;
 }
 
@@ -70,9 +69,8 @@ std::optional<url> parse_url(std::string_view text, std::string* why) {
     u.target = std::string(rest.substr(path_at));
     if (u.target.front() == '?') u.target.insert(0, "/");
   }
-  for (char c : u.target)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-      return fail(why, "the path has a space or control character (percent-encode it)");
+  if (!valid_target(u.target))
+    return fail(why, "the path has a space or control character (percent-encode it)");
   if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
     const std::string_view info = authority.substr(0, at);
     const std::size_t sep = info.find(':');
@@ -97,6 +95,8 @@ std::optional<url> parse_url(std::string_view text, std::string* why) {
     if (sep != std::string_view::npos) port_text = authority.substr(sep + 1);
   }
   if (u.host.empty()) return fail(why, "no host in the URL");
+  if (!valid_host(u.host, authority.front() == '['))
+    return fail(why, "the host has a character a host name cannot have");
   u.port = scheme_port;
   if (!port_text.empty()) {
     unsigned long port = 0;
@@ -127,6 +127,7 @@ std::optional<url> resolve_redirect(const url& base, std::string_view location, 
       u.target = path.substr(0, path.rfind('/') + 1) + std::string(location);
     }
     if (u.target.find('#') != std::string::npos) u.target.erase(u.target.find('#'));
+    if (!valid_target(u.target)) return fail(why, "the Location has a space or control character");
     out = std::move(u);
   }
   if (!out) return out;

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "runtime/text.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -44,14 +46,10 @@ std::string unescape(const std::string& flag, const std::string& text) {
         out.push_back('\\');
         break;
       case 'x': {
-        const auto hex = [&](char c) -> int {
-          if (c >= '0' && c <= '9') return c - '0';
-          if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-          if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-          throw runtime::config_error(flag + ": \\x wants two hex digits");
-        };
-        if (i + 2 >= text.size()) throw runtime::config_error(flag + ": \\x wants two hex digits");
-        out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+        const int hi = i + 2 < text.size() ? runtime::hex_value(text[i + 1]) : -1;
+        const int lo = i + 2 < text.size() ? runtime::hex_value(text[i + 2]) : -1;
+        if (hi < 0 || lo < 0) throw runtime::config_error(flag + ": \\x wants two hex digits");
+        out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
         break;
       }

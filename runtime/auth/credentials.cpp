@@ -69,31 +69,6 @@ bool is_b64token(std::string_view s) {
   return i == s.size();
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (in.size() - i < 3) return false;  // fewer than two characters after the '%'
-    const int hi = hex_value(in[i + 1]);
-    const int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
-}
-
 // True when `path` is `prefix` itself or continues with '/'; `rest` gets what follows prefix.
 bool has_form(std::string_view path, std::string_view prefix, std::string_view& rest) {
   if (path.substr(0, prefix.size()) != prefix) return false;

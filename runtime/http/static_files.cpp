@@ -2,6 +2,7 @@
 
 #include "runtime/config.hpp"
 #include "runtime/http/mime.hpp"
+#include "runtime/text.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,13 +14,6 @@
 
 namespace switchboard::runtime {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
   if (s.empty() || s.size() > 19) return false;
