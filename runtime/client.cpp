@@ -264,6 +264,23 @@ websocket_client::websocket_client(worker& home, client_options options, client_
   if (u->scheme != "ws" && u->scheme != "wss")
     throw config_error("client: " + options_.url + ": a WebSocket URL is ws:// or wss://");
   url_ = std::move(*u);
+  // Header names are tokens and values hold no line breaks (RFC 9110 section 5): anything
+  // else would let a setting inject headers into the request.
+  for (const auto& [name, value] : options_.headers) {
+    bool ok = !name.empty();
+    for (char c : name)
+      ok = ok && c > 0x20 && c < 0x7f &&
+           std::string_view("()<>@,;:\\\"/[]?={}").find(c) == std::string_view::npos;
+    for (char c : value)
+      ok = ok && c != '\r' && c != '\n' && c != '\0';
+    if (!ok) throw config_error("client: bad request header '" + name + "'");
+  }
+  for (const std::string* v : {&options_.origin, &options_.bearer_token})
+    if (v->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      throw config_error("client: a line break in the Origin or Bearer token");
+  for (const auto& p : options_.subprotocols)
+    if (p.empty() || p.find_first_of(" ,\r\n\t\"") != std::string::npos)
+      throw config_error("client: bad subprotocol name '" + p + "'");
 }
 
 websocket_client::~websocket_client() {

@@ -3,7 +3,9 @@
 //   scheme "://" [ user [ ":" password ] "@" ] host [ ":" port ] [ path [ "?" query ] ]
 //
 // Schemes: ws and http (port 80), wss and https (port 443), socks5 (1080, for proxies).
-// Hosts: a name, an IPv4 literal, or an IPv6 literal in brackets (kept without them). The
+// Hosts: a name (RFC 3986 reg-name characters only: a Location header from the network can
+// never smuggle a space or line break into our Host header), an IPv4 literal, or an IPv6
+// literal in brackets (kept without them). The
 // user and password are percent-decoded; the target (path and query) is kept as written, "/"
 // when empty (RFC 6455 section 3). A fragment ("#...") is refused, as RFC 6455 asks.
 // Sans-I/O: no resolution, no sockets.

@@ -18,7 +18,7 @@ usage() {
 usage: tests/fuzz/run.sh [--seconds N] [--target NAME]... [--build-only]
   --seconds N    run each target for N seconds (default 60)
   --target NAME  run only this target (websocket_frame, http_handshake, websocket_deflate, auth_jwt,
-                 proxy_replies); repeatable
+                 proxy_replies, url_redirect); repeatable
   --build-only   build the targets, do not run them
 Environment: CXX (default clang++-14), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=2).
 EOF
@@ -27,7 +27,7 @@ EOF
 seconds=60
 build_only=0
 targets=()
-all_targets=(websocket_frame http_handshake websocket_deflate auth_jwt proxy_replies)
+all_targets=(websocket_frame http_handshake websocket_deflate auth_jwt proxy_replies url_redirect)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; seconds=$2; shift 2 ;;
@@ -65,8 +65,8 @@ headers=(runtime/websocket/*.hpp)
 codec_sources+=(runtime/auth/base64.cpp runtime/auth/credentials.cpp runtime/auth/jwt.cpp
                runtime/auth/users.cpp runtime/auth/session_tokens.cpp runtime/auth/authenticator.cpp)
 headers+=(runtime/auth/*.hpp)
-codec_sources+=(runtime/proxy.cpp)
-headers+=(runtime/proxy.hpp)
+codec_sources+=(runtime/proxy.cpp runtime/url.cpp)
+headers+=(runtime/proxy.hpp runtime/url.hpp)
 
 mkdir -p "$out/obj" "$out/artifacts"
 

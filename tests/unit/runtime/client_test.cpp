@@ -52,9 +52,9 @@ BOOST_AUTO_TEST_CASE(parses_what_a_client_dials) {
 }
 
 BOOST_AUTO_TEST_CASE(refuses_what_it_cannot_dial) {
-  for (const char* bad :
-       {"example.com/x", "ftp://h/", "ws://", "ws://h:0/", "ws://h:65536/", "ws://h:8x/",
-        "ws://h/#frag", "ws://[::1/", "ws://h/a b", "ws://u%zz@h/"}) {
+  for (const char* bad : {"example.com/x", "ftp://h/", "ws://", "ws://h:0/", "ws://h:65536/",
+                          "ws://h:8x/", "ws://h/#frag", "ws://[::1/", "ws://h/a b", "ws://u%zz@h/",
+                          "ws://a b/", "ws://a\r\nX: y/", "ws://[::1;x]/"}) {
     std::string why;
     BOOST_TEST(!rt::parse_url(bad, &why).has_value(), bad);
     BOOST_TEST(!why.empty(), bad);
@@ -69,6 +69,8 @@ BOOST_AUTO_TEST_CASE(resolves_redirects) {
   BOOST_TEST(rt::resolve_redirect(base, "//c.example:90/z")->to_string() == "ws://c.example:90/z");
   std::string why;
   BOOST_TEST(!rt::resolve_redirect(base, "ftp://x/", &why).has_value());
+  BOOST_TEST(!rt::resolve_redirect(base, std::string("a\0b", 3), &why).has_value());
+  BOOST_TEST(!rt::resolve_redirect(base, "/a b", &why).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
