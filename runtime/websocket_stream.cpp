@@ -154,8 +154,6 @@ send_status websocket_stream::send_control(ws::opcode op, std::string_view paylo
 void websocket_stream::start_close(std::uint16_t code, std::string_view reason) {
   if (!active_ || close_sent_ || close_reported_) return;
   send_close(code, reason);
-  close_code_ = code;
-  close_reason_ = std::string(reason);
   close_deadline_ = home().now_tick() + settings_.close_timeout_ms / worker::tick_ms + 1;
   flush();
 }
@@ -250,7 +248,7 @@ void websocket_stream::websocket_tick(std::uint32_t now) {
   };
   if (close_sent_) {
     if (static_cast<std::int32_t>(now - close_deadline_) >= 0) {
-      finish(close_code_, close_reason_);
+      finish(ws::close_code::abnormal, "no close frame in reply");
       abort(make_error_code(errc::shutting_down));
     }
     return;
@@ -275,11 +273,10 @@ void websocket_stream::websocket_tick(std::uint32_t now) {
 void websocket_stream::websocket_closed(const std::error_code& ec) {
   if (active_ && !close_reported_) {
     SB_LOG(debug, "%s closed without a close frame: %s", log_name().c_str(), ec.message().c_str());
-    // Our close frame went unanswered: report the code we closed with; else 1006.
-    if (close_sent_)
-      finish(close_code_, close_reason_);
-    else
-      finish(ws::close_code::abnormal, ec ? ec.message() : std::string_view{});
+    // No close frame received: 1006 (RFC 6455 section 7.1.5), also after ours went unanswered.
+    finish(ws::close_code::abnormal, close_sent_ ? std::string("no close frame in reply")
+                                     : ec        ? ec.message()
+                                                 : std::string());
   }
   active_ = false;
 }

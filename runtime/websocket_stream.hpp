@@ -90,7 +90,8 @@ class websocket_stream : public transport {
   // A non-final frame of an uncompressed fragmented message (report_fragments only).
   virtual void on_ws_fragment(websocket::opcode /*op*/, std::string_view /*payload*/) {}
   // The WebSocket is closed, exactly once: the peer's code, the code we failed it with, 1005
-  // when the peer's close had none, or 1006 when the socket ended without a close frame.
+  // when the peer's close had none, or 1006 when no close frame came (RFC 6455 section 7.1.5;
+  // also when the peer never answered ours).
   virtual void on_ws_closed(std::uint16_t code, std::string_view reason) = 0;
 
   // Names the stream in logs ("connection 12", "client ws://host/path").
@@ -119,8 +120,6 @@ class websocket_stream : public transport {
   bool awaiting_pong_ = false;
   std::uint32_t ping_tick_ = 0;  // when the last heartbeat ping left
   std::uint32_t close_deadline_ = 0;
-  std::uint16_t close_code_ = websocket::close_code::abnormal;  // reported after our close
-  std::string close_reason_;
   std::atomic<bool> open_{false};
 };
 

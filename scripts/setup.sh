@@ -10,8 +10,9 @@ build_pkgs=(build-essential cmake git pkg-config
             libcaf-dev libboost-dev libboost-system-dev libboost-test-dev
             libssl-dev zlib1g-dev rapidjson-dev libtomlplusplus-dev libprotobuf-dev protobuf-compiler)
 # Tests: real peers (python3-websockets, node ws, Chromium), the openssl CLI (test
-# certificates) and the libFuzzer toolchain.
-test_pkgs=(python3 python3-websockets openssl chromium nodejs npm clang-14 libclang-rt-14-dev)
+# certificates), the libFuzzer toolchain, and the proxies the client is tested through.
+test_pkgs=(python3 python3-websockets openssl chromium nodejs npm clang-14 libclang-rt-14-dev
+           tinyproxy microsocks dante-server)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" != "--build-only" ]; then want+=("${test_pkgs[@]}"); fi
