@@ -18,7 +18,7 @@ usage() {
 usage: tests/fuzz/run.sh [--seconds N] [--target NAME]... [--build-only]
   --seconds N    run each target for N seconds (default 60)
   --target NAME  run only this target (websocket_frame, http_handshake, websocket_deflate, auth_jwt,
-                 proxy_replies, url_redirect); repeatable
+                 proxy_replies, url_redirect, sgc_codec); repeatable
   --build-only   build the targets, do not run them
 Environment: CXX (default clang++-14), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=2).
 EOF
@@ -27,7 +27,8 @@ EOF
 seconds=60
 build_only=0
 targets=()
-all_targets=(websocket_frame http_handshake websocket_deflate auth_jwt proxy_replies url_redirect)
+all_targets=(websocket_frame http_handshake websocket_deflate auth_jwt proxy_replies url_redirect
+             sgc_codec)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; seconds=$2; shift 2 ;;
@@ -67,6 +68,8 @@ codec_sources+=(runtime/auth/base64.cpp runtime/auth/credentials.cpp runtime/aut
 headers+=(runtime/auth/*.hpp)
 codec_sources+=(runtime/proxy.cpp runtime/url.cpp)
 headers+=(runtime/proxy.hpp runtime/url.hpp)
+codec_sources+=(protocols/sgc/codec.cpp)
+headers+=(protocols/sgc/codec.hpp)
 
 mkdir -p "$out/obj" "$out/artifacts"
 
@@ -94,7 +97,7 @@ fi
 objects=()
 pids=()
 for src in "${codec_sources[@]}"; do
-  obj="$out/obj/$(basename "${src%.cpp}").o"
+  obj="$out/obj/$(echo "${src%.cpp}" | tr / _).o"  # by path: two codec.cpp never collide
   objects+=("$obj")
   if stale "$obj" "$src" "${headers[@]}"; then
     echo "run.sh: compiling $src"

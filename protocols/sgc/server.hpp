@@ -1,0 +1,198 @@
+// server.hpp: the server side of the default sgc protocol (subprotocol `esegece.com`;
+// spec/sgc-protocols.md sections 1 and 2), attached to a route of a runtime::server.
+//
+//   caf::actor_system system{cfg};
+//   runtime::server transport{options};
+//   sgc::server sgc{system, transport};
+//   sgc.attach("/sgc");                                 // answers "esegece.com" when offered
+//   sgc.on_rpc("sum", [](const sgc::peer&, sgc::rpc_call call) { call.result("3"); });
+//   transport.start();
+//   ...
+//   transport.stop();                                   // before the sgc server goes
+//
+// What it does, in the order of the processing pipeline (2.3):
+//   - on open: the session message (the connection's GUID, generated here), then the replay
+//     of channel "" (2.7, 2.9);
+//   - raw-message hook (handled: stop), decode (codec.hpp); a decoding error is ANSWERED with
+//     a JSON-RPC error (-32700, -32600, -32602) and the connection stays open (2.1 [D]);
+//   - QoS 2 (2.8): store + PUBREC, PUBREL releases once; completed ids are remembered
+//     (qos_store.hpp), so a PUBLISH+PUBREL re-sent after a lost ACK is not processed twice;
+//   - every message with an id gets the ACK first (2.3 step 4.1), then transactions (2.10),
+//     then the dispatch table: subscribe/unsubscribe (comma lists, patterns), publish,
+//     broadcast, sgc@message, session, protocol, RPCs and notifications (2.4-2.6).
+//
+// Channels (2.4, 2.5, 2.9) are actors (channel.hpp), one per name, created on first
+// subscribe or on a publish with a queue level above 0, and dropped again when they have no
+// direct subscriber and no retained queue (so memory follows live subscriptions). A pattern
+// subscription ("news*", "news.?"; actors/pattern.hpp) also matches channels created later
+// (the original expands a mask only against existing channels: 2.4 [D]). A publish to a
+// pattern name goes to every existing matching channel, or to the literal name when none
+// matches (2.4). A connection subscribed by name and by pattern gets each event once.
+//
+// Decisions where the original is silent or wrong, all [D]:
+//   - before-subscribe denial, the per-connection subscription limit and an unknown method
+//     are answered with a JSON-RPC error (codes below), not silence;
+//   - a client sgc@broadcast is delivered as a clean sgc@message (channel, message): the
+//     sender's id and qos do not leak into every copy (2.5);
+//   - events carry "sequence" (per channel, from 1; channel_options::event_sequence), and a
+//     subscribe may ask for what it missed with params "since" (README.md);
+//   - an open transaction is rolled back when its connection closes (2.10);
+//   - the QoS 2 store is server-wide, keyed by (user or peer address, id) (qos_store.hpp).
+//
+// Threads: configure (attach, on_*) before the runtime server starts. The hooks and RPC
+// handlers run on the connection's io thread, one message at a time per connection; they must
+// not block (hand slow work elsewhere and answer through rpc_call, which any thread may use).
+// publish(), broadcast(), write(), clear_queue(), subscribers() and connections() are safe
+// from any thread. Lifetime: the actor system and the runtime server must outlive this object,
+// and the runtime server must be stopped before it is destroyed (on_close calls into it).
+#pragma once
+
+#include "protocols/sgc/codec.hpp"
+#include "protocols/sgc/qos_store.hpp"
+#include "runtime/connection.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::runtime {
+class server;
+}
+
+namespace switchboard::protocols::sgc {
+
+// Error codes this server answers with beyond the JSON-RPC ones (codec.hpp), in the range
+// JSON-RPC 2.0 section 5.1 leaves to implementations. "data" names the channel.
+inline constexpr int subscription_denied = -32001;  // the before-subscribe hook said no
+inline constexpr int subscription_limit = -32002;   // max_subscriptions reached
+inline constexpr int transaction_full = -32003;     // max_transaction_messages reached
+
+struct server_options {
+  decode_options codec;  // max_message_size (default 1 MiB): longer texts get -32600
+  // Subscriptions per connection (names and patterns together); past it: subscription_limit.
+  std::size_t max_subscriptions = 1000;
+  // Level 2 queue of each channel (2.9 [D]: the original keeps everything forever).
+  std::size_t queue_max_count = 1000;
+  std::chrono::milliseconds queue_max_age{std::chrono::hours(1)};
+  bool event_sequence = true;  // write "sequence" in sgc@event (needed for "since")
+  qos_store_options qos2;      // exactly-once window
+  // Messages one transaction may hold; past it: transaction_full (the message is dropped).
+  std::size_t max_transaction_messages = 1000;
+};
+
+// A connection as hooks see it.
+struct peer {
+  std::string guid;  // the session id (2.7), also the include/exclude name (1.2)
+  runtime::connection_ptr connection;
+  const std::string& user() const { return connection->user(); }  // HTTP-authenticated user
+};
+
+// One RPC (2.6), answered once with result() or error() from any thread. Copyable; copies
+// share the answer (the second answer is refused). Answers to a closed connection are dropped.
+class rpc_call {
+ public:
+  rpc_call(const peer& p, std::string method, std::string params, std::string id_json);
+
+  const std::string& guid() const noexcept;
+  const std::string& method() const noexcept;
+  // The params as JSON text (raw_json: what the client sent), "" when the request had none.
+  const std::string& params() const noexcept;
+  // The request id as its JSON token ("\"7f3a\"", "42").
+  const std::string& id() const noexcept;
+
+  // `text` is sent as the text_payload() rule says: raw when a JSON object or array, else a
+  // JSON string. False when already answered or the connection is gone.
+  bool result(std::string_view text);
+  // `json` must be one JSON value (a number, true, ...); false when it is not.
+  bool result_json(std::string_view json);
+  // `text` "" means the code's standard text; `data` is sent as a JSON string when set.
+  bool error(int code, std::string_view text = {}, std::string_view data = {});
+
+ private:
+  struct state;
+  bool send(std::string text);
+  std::shared_ptr<state> state_;
+};
+
+class server final : public runtime::websocket_handler {
+ public:
+  using connect_hook = std::function<void(const peer&)>;
+  // True: handled, processing stops (OnRawMessage, 1.7).
+  using raw_message_hook = std::function<bool(const peer&, std::string_view text)>;
+  // False: deny (answered with subscription_denied). Gets each name of a comma list, and a
+  // pattern as written.
+  using before_subscribe_hook = std::function<bool(const peer&, const std::string& channel)>;
+  using subscription_hook = std::function<void(const peer&, const std::string& channel)>;
+  // sgc@message: the message as the application sees it (raw_json::text(): a string
+  // unescaped, anything else its JSON text).
+  using message_hook = std::function<void(const peer&, const std::string& text)>;
+  // A method without an id: its name and params JSON text ("" without params).
+  using notification_hook =
+      std::function<void(const peer&, const std::string& method, const std::string& params)>;
+  using disconnect_hook = std::function<void(const peer&, std::uint16_t code)>;
+  using rpc_handler = std::function<void(const peer&, rpc_call)>;
+  // False: the method is answered -32601 as if unknown (RPCAuthentication, 2.6).
+  using rpc_authorizer = std::function<bool(const peer&, const std::string& method)>;
+
+  server(caf::actor_system& system, runtime::server& transport, server_options options = {});
+  ~server() override;
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // --- Before the runtime server starts ----------------------------------------------------
+  // Adds a WebSocket route on `path` whose selector answers `esegece.com` when offered.
+  void attach(const std::string& path);
+  // The selector attach() uses: "esegece.com" when offered, else "".
+  static std::string select_subprotocol(const std::vector<std::string_view>& offered);
+
+  void on_connect(connect_hook h);
+  void on_raw_message(raw_message_hook h);
+  void on_before_subscribe(before_subscribe_hook h);
+  void on_subscribe(subscription_hook h);
+  void on_unsubscribe(subscription_hook h);
+  void on_message(message_hook h);
+  void on_notification(notification_hook h);
+  void on_disconnect(disconnect_hook h);
+  void on_rpc(std::string method, rpc_handler h);
+  void authorize_rpc(rpc_authorizer h);
+
+  // --- Any thread --------------------------------------------------------------------------
+  // Publish (2.5): `text` as text_payload() says; exclude/include are comma lists of GUIDs.
+  void publish(std::string_view text, const std::string& channel,
+               queue_level queue = queue_level::level0, std::string_view exclude = {},
+               std::string_view include = {});
+  // Broadcast (2.5): an sgc@message to every connection of this server ("") or to the
+  // subscribers of `channel`.
+  void broadcast(std::string_view text, const std::string& channel = {},
+                 std::string_view exclude = {}, std::string_view include = {});
+  // WriteData (2.2): the request-shaped sgc@message to one connection; false when unknown.
+  bool write(const std::string& guid, std::string_view text);
+  // ClearQueue (2.9): true when the channel had retained events. Blocks briefly.
+  bool clear_queue(const std::string& channel);
+  // Connections subscribed to `channel` (by name or pattern) now. Blocks briefly.
+  std::size_t subscribers(const std::string& channel);
+  std::size_t connections() const;
+  // Stops every channel actor (the destructor does it too). Idempotent.
+  void stop();
+
+  // --- runtime::websocket_handler (io threads) ---------------------------------------------
+  void on_open(const runtime::connection_ptr& c) override;
+  void on_message(const runtime::connection_ptr& c, runtime::websocket::opcode op,
+                  std::string_view payload) override;
+  void on_close(const runtime::connection_ptr& c, std::uint16_t code,
+                std::string_view reason) override;
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace switchboard::protocols::sgc
