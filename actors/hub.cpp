@@ -83,6 +83,12 @@ caf::actor hub::state::actor_of(connection_id id, runtime::connection_ptr* conn)
 
 hub::hub(hub_options options) : state_(std::make_unique<state>(std::move(options))) {
   state_->server = std::make_unique<runtime::server>(state_->options.server);
+  // The actor system exists from here, so protocols can be set up on it before start().
+  state_->system = std::make_unique<caf::actor_system>(state_->config);
+}
+
+void hub::on_stopped(std::function<void()> h) {
+  state_->on_stopped.push_back(std::move(h));
 }
 
 hub::~hub() {
@@ -105,7 +111,6 @@ void hub::on_http(std::string path, runtime::http_handler h) {
 void hub::start() {
   state& s = *state_;
   if (s.started) return;
-  s.system = std::make_unique<caf::actor_system>(s.config);
   s.registry = spawn_group_registry(*s.system, *s.server, &s.on_group_removed);
   if (s.options.echo_endpoint) s.server->add_websocket_route("/echo", &s.echo);
   if (s.options.broadcast_endpoint) {
@@ -131,6 +136,8 @@ void hub::stop() {
       caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
     s.channels.clear();
   }
+  for (auto& h : s.on_stopped)
+    h();             // protocols end their actors
   s.system.reset();  // waits for every actor to finish
 }
 

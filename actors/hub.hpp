@@ -72,6 +72,9 @@ class hub {
   void on_disconnect(disconnect_handler h);
   // Plain HTTP route (exact path, or "/prefix/*"); runs on the io thread.
   void on_http(std::string path, runtime::http_handler h);
+  // Runs in stop(), after every connection is closed and before the actor system goes: a
+  // protocol attached to server() and system() ends its actors here.
+  void on_stopped(std::function<void()> h);
 
   void start();
   // Closes every connection with 1001, waits for the close handshakes (bounded), stops.

@@ -10,8 +10,10 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include <functional>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace switchboard::actors {
 
@@ -46,6 +48,7 @@ struct hub::state {
   hub_options options;
   caf::actor_system_config config;
   std::unique_ptr<caf::actor_system> system;
+  std::vector<std::function<void()>> on_stopped;
   std::unique_ptr<runtime::server> server;
 
   hub::connect_handler on_connect;

@@ -1,11 +1,13 @@
 // switchboard: the daemon. With no arguments it listens on 127.0.0.1:8080 and serves
 //   /echo        WebSocket echo (each message back with its opcode)
 //   /broadcast   WebSocket broadcast (each message to every /broadcast client)
+//   /sgc         the default sgc protocol (protocols/sgc/: channels, RPC, QoS, queues)
 //   /            the status page, refreshed live from /status.json
 //   /metrics     Prometheus text
 // plus static files from --document-root. SIGINT/SIGTERM close every connection with 1001.
 #include "actors/hub.hpp"
 #include "options.hpp"
+#include "protocols/sgc/server.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/server.hpp"
 #include "status_page.hpp"
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <memory>
 
 using namespace switchboard;
 
@@ -38,6 +41,12 @@ int main(int argc, char** argv) {
     actors::hub_options hub_options;
     hub_options.server = options.server;
     actors::hub hub(hub_options);
+    std::unique_ptr<protocols::sgc::server> sgc;
+    if (!options.sgc_path.empty()) {
+      sgc = std::make_unique<protocols::sgc::server>(hub.system(), hub.server());
+      sgc->attach(options.sgc_path);
+      hub.on_stopped([&sgc] { sgc->stop(); });
+    }
 
     const auto started = std::chrono::steady_clock::now();
     const auto process = [started] {

@@ -85,6 +85,9 @@ the status page at /, Prometheus metrics at /metrics.
                               with --permessage-deflate: both sides reset their compressor per
                               message (no zlib state held between messages; broadcasts
                               compressed once per io thread)
+  --sgc-path PATH             where the default protocol (JSON-RPC, subprotocol esegece.com:
+                              channels, RPC, QoS, queues, transactions) answers (default /sgc;
+                              "" turns it off)
   --plain-tcp PATH            serve clients that do not speak HTTP as plain TCP, through the
                               WebSocket route PATH (e.g. /echo), messages ended by a terminator
   --plain-tcp-terminator S    the terminator: C escapes \n \r \t \0 \\ \xHH (default \n;
@@ -222,6 +225,10 @@ daemon_options parse_command_line(int argc, char** argv) {
       o.heartbeat_interval_ms = parse_number<std::uint32_t>(flag, value);
     } else if (flag == "--heartbeat-timeout-ms") {
       o.heartbeat_timeout_ms = parse_number<std::uint32_t>(flag, value);
+    } else if (flag == "--sgc-path") {
+      if (!value.empty() && value.front() != '/')
+        throw runtime::config_error("--sgc-path must be a path starting with '/' (or \"\")");
+      d.sgc_path = value;
     } else if (flag == "--plain-tcp") {
       o.plain_tcp_route = value;
     } else if (flag == "--plain-tcp-terminator") {

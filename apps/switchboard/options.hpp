@@ -11,6 +11,7 @@ namespace switchboard::app {
 struct daemon_options {
   runtime::server_options server;
   runtime::log::level log_level = runtime::log::level::info;
+  std::string sgc_path = "/sgc";  // the default sgc protocol (esegece.com); "" = off
   bool show_help = false;
   bool show_version = false;
 };

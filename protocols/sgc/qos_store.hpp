@@ -12,7 +12,8 @@
 // neither lost nor processed twice there. Keys are (authenticated user, id), or (peer address,
 // id) for an anonymous client: message ids are client-generated GUIDs, unique by construction;
 // the user (or address) keeps one client's ids apart from another's, so a client that reuses
-// another's id can at worst disturb clients of its own account or host. Every bound is a named option; the oldest entries go first.
+// another's id can at worst disturb clients of its own account or host. Every bound is a
+// named option; the oldest entries go first.
 //
 // Threads: every member is safe from any thread (one mutex; QoS 2 traffic is not the hot path).
 #pragma once
