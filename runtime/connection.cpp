@@ -115,7 +115,19 @@ send_status connection::send_now(ws::opcode op, std::string_view payload) {
   return s;
 }
 
+send_status connection::send_stream(const shared_buffer& bytes) {
+  if (!home().is_current()) {
+    run_on_home([bytes](connection& c) { c.send_stream(bytes); });
+    return send_status::queued;
+  }
+  if (phase_ != phase::stream) return send_status::dropped;
+  const send_status s = send(bytes);
+  if (s == send_status::queued) home().stats.messages_out.add();
+  return s;
+}
+
 send_status connection::deliver(const shared_buffer& frame) {
+  if (phase_ == phase::stream) return send_status::dropped;  // not a frame's place
   // Plain TCP has no frames: it sends the payload (a copy per connection, unlike WebSocket).
   if (phase_ == phase::plain_tcp)
     return send_now(ws::opcode::binary, ws::unmasked_frame_payload(*frame));
@@ -139,11 +151,17 @@ void connection::on_data(std::uint8_t* data, std::size_t size) {
     websocket_data(data, size);
   else if (phase_ == phase::plain_tcp)
     plain_tcp_data(data, size);
+  // A streaming response's client has nothing to say: what it sends is ignored.
 }
 
 void connection::on_closed(const std::error_code& ec) {
   owner_.release(remote().address());  // the connection caps' slot (server::admit)
   websocket_closed(ec);
+  if (phase_ == phase::stream && is_open()) {
+    mark_open(false);
+    owner_.unregister_connection(id_);
+    stream_handler_->on_close(std::static_pointer_cast<connection>(shared_from_this()));
+  }
   if (phase_ == phase::plain_tcp && is_open()) {
     // No close frame in plain TCP: 1005 for the peer's clean end, 1006 for anything else.
     mark_open(false);
@@ -168,6 +186,13 @@ void connection::on_drained() {
 
 void connection::on_tick(std::uint32_t now) {
   if (phase_ == phase::websocket) return websocket_tick(now);
+  if (phase_ == phase::stream) {
+    // A comment line every 15 s keeps proxies from timing the stream out (SSE: ":\n").
+    constexpr std::uint32_t keep_alive_ticks = 15000 / worker::tick_ms;
+    if (!is_closing() && now != stream_tick_ && (now - stream_tick_) % keep_alive_ticks == 0)
+      send_copy(":\n\n", 3);
+    return;
+  }
   if (phase_ == phase::plain_tcp) {
     const std::uint32_t idle = owner_.options().idle_timeout_ms;
     if (idle && !is_closing() && ticks_since_read() * worker::tick_ms >= idle)
@@ -315,6 +340,12 @@ bool connection::handle_request() {
     return upgrade(route->handler, route->select);
   }
 
+  if (r.method == "GET") {
+    if (const auto* sr = owner_.find_stream_route(r.path)) {
+      if (start_stream(sr->handler, r, keep_alive)) return false;
+      return keep_alive && !is_closing();
+    }
+  }
   for (const auto& http_route : owner_.http_routes()) {
     if (!path_matches(http_route.path, r.path)) continue;
     http_response response;
@@ -496,6 +527,35 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
   if (!leftover.empty() && !is_closing())
     websocket_data(reinterpret_cast<std::uint8_t*>(leftover.data()), leftover.size());
   return false;
+}
+
+// --- Streaming response phase -------------------------------------------------------------
+
+bool connection::start_stream(stream_handler* handler, const http_request& r, bool keep_alive) {
+  const auto self = std::static_pointer_cast<connection>(shared_from_this());
+  http_response response;
+  response.content_type = "text/event-stream";
+  if (!handler->on_request(self, r, response)) {
+    respond(response.status, response.content_type, std::move(response.body), keep_alive,
+            std::move(response.headers));
+    return false;
+  }
+  // No length and no chunking: the body is everything until the connection closes.
+  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                     std::string(reason_phrase(response.status)) +
+                     "\r\nContent-Type: " + response.content_type +
+                     "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+  for (const auto& [name, value] : response.headers)
+    head += name + ": " + value + "\r\n";
+  head += "\r\n";
+  send_copy(head.data(), head.size(), /*control=*/true);
+  http_.reset();
+  phase_ = phase::stream;
+  stream_handler_ = handler;
+  stream_tick_ = home().now_tick();
+  mark_open(true);
+  owner_.register_connection(self);
+  return true;
 }
 
 // --- Plain TCP phase ----------------------------------------------------------------------

@@ -45,6 +45,24 @@ class websocket_handler {
   virtual void on_close(const connection_ptr& c, std::uint16_t code, std::string_view reason) {}
 };
 
+struct http_request;
+struct http_response;
+
+// Serves long-lived HTTP responses (Server-Sent Events) on the routes it is added to. The
+// response head carries no length: the body is what is sent to the connection afterwards
+// (connection::send_stream, server::fanout_stream) until either side closes it.
+class stream_handler {
+ public:
+  virtual ~stream_handler() = default;
+  // A GET on the route, on the io thread. True: stream, with `response`'s status, content
+  // type and headers as the head (its body is ignored). False: `response` is sent as an
+  // ordinary response and the connection goes on as HTTP.
+  virtual bool on_request(const connection_ptr& c, const http_request& r,
+                          http_response& response) = 0;
+  // The stream ended (the peer closed, or the server stopped).
+  virtual void on_close(const connection_ptr& c) {}
+};
+
 // Picks the subprotocol to answer with from the client's offer, or "" for none.
 using subprotocol_selector = std::function<std::string(const std::vector<std::string_view>&)>;
 
@@ -84,14 +102,17 @@ class connection final : public websocket_stream {
   // --- Home worker only -------------------------------------------------------------------
   // Queues a message or fails with send_status::dropped (policy or closing).
   send_status send_now(websocket::opcode op, std::string_view payload);
-  // Queues a frame made by make_frame() (a plain TCP connection sends its payload instead).
+  // Queues a frame made by make_frame() (a plain TCP connection sends its payload instead;
+  // a streaming response takes none).
   send_status deliver(const shared_buffer& frame);
+  // Queues bytes on a streaming response as they are (dropped in any other phase).
+  send_status send_stream(const shared_buffer& bytes);
   bool is_plain_tcp() const noexcept { return phase_ == phase::plain_tcp; }
   std::unique_ptr<connection_attachment> attachment;
 
  private:
   struct http_state;
-  enum class phase : std::uint8_t { http, websocket, plain_tcp, closed };
+  enum class phase : std::uint8_t { http, websocket, plain_tcp, stream, closed };
 
   void on_data(std::uint8_t* data, std::size_t size) override;
   void on_closed(const std::error_code& ec) override;
@@ -110,6 +131,10 @@ class connection final : public websocket_stream {
   void pump_file();
   bool upgrade(websocket_handler* handler, const subprotocol_selector& select);
 
+  // Streaming response phase.
+  // True: streaming; false: the handler's response went out as an ordinary one.
+  bool start_stream(stream_handler* handler, const http_request& r, bool keep_alive);
+
   // Plain TCP phase.
   void start_plain_tcp();
   void plain_tcp_data(const std::uint8_t* data, std::size_t size);
@@ -125,6 +150,8 @@ class connection final : public websocket_stream {
   phase phase_ = phase::http;
   std::unique_ptr<http_state> http_;  // only while speaking HTTP
   std::string plain_input_;           // plain TCP: the start of an unfinished message
+  stream_handler* stream_handler_ = nullptr;
+  std::uint32_t stream_tick_ = 0;  // when the streaming response started (keep-alive comments)
   websocket_handler* handler_ = nullptr;
   std::string target_;
   std::string subprotocol_;

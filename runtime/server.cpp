@@ -48,15 +48,28 @@ void server::add_http_route(std::string path, http_handler handler) {
   http_routes_.push_back({std::move(path), std::move(handler)});
 }
 
+void server::add_stream_route(std::string path, stream_handler* handler) {
+  stream_routes_.push_back({std::move(path), handler});
+}
+
+namespace {
+// "/exact" or "/prefix/*".
+bool route_matches(const std::string& route, std::string_view path) {
+  if (!route.empty() && route.back() == '*')
+    return path.substr(0, route.size() - 1) == std::string_view(route).substr(0, route.size() - 1);
+  return path == route;
+}
+}  // namespace
+
+const server::stream_route* server::find_stream_route(std::string_view path) const {
+  for (const auto& r : stream_routes_)
+    if (route_matches(r.path, path)) return &r;
+  return nullptr;
+}
+
 const server::websocket_route* server::find_websocket_route(std::string_view path) const {
-  for (const auto& r : websocket_routes_) {
-    if (!r.path.empty() && r.path.back() == '*') {
-      const std::string_view prefix(r.path.data(), r.path.size() - 1);
-      if (path.substr(0, prefix.size()) == prefix) return &r;
-    } else if (path == r.path) {
-      return &r;
-    }
-  }
+  for (const auto& r : websocket_routes_)
+    if (route_matches(r.path, path)) return &r;
   return nullptr;
 }
 
@@ -204,18 +217,27 @@ void server::broadcast(const shared_buffer& frame, const websocket_handler* only
   }
 }
 
-void server::fanout(const std::vector<connection_ptr>& targets, const shared_buffer& frame) {
+template <class Send>
+void server::post_by_worker(const std::vector<connection_ptr>& targets, const shared_buffer& data,
+                            Send send) {
   std::vector<std::vector<connection_ptr>> by_worker(pool_.size());
   for (const auto& c : targets)
     if (c) by_worker[c->home().index()].push_back(c);
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     if (by_worker[i].empty()) continue;
-    worker& w = pool_.at(i);
-    asio::post(w.context(), [frame, batch = std::move(by_worker[i])] {
+    asio::post(pool_.at(i).context(), [data, send, batch = std::move(by_worker[i])] {
       for (const auto& c : batch)
-        c->deliver(frame);
+        send(*c, data);
     });
   }
+}
+
+void server::fanout(const std::vector<connection_ptr>& targets, const shared_buffer& frame) {
+  post_by_worker(targets, frame, [](connection& c, const shared_buffer& f) { c.deliver(f); });
+}
+
+void server::fanout_stream(const std::vector<connection_ptr>& targets, const shared_buffer& bytes) {
+  post_by_worker(targets, bytes, [](connection& c, const shared_buffer& b) { c.send_stream(b); });
 }
 
 server_stats server::stats() const {

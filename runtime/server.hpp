@@ -59,6 +59,8 @@ class server {
   void add_websocket_route(std::string path, websocket_handler* handler,
                            subprotocol_selector select = {});
   void add_http_route(std::string path, http_handler handler);
+  // A route for long-lived responses (Server-Sent Events); tried before the HTTP routes.
+  void add_stream_route(std::string path, stream_handler* handler);
 
   // Binds every listener and starts the io threads. Throws config_error naming the address
   // that could not be bound.
@@ -75,6 +77,8 @@ class server {
   void broadcast(const shared_buffer& frame, const websocket_handler* only = nullptr);
   // Queues `frame` on each target, one post per worker.
   void fanout(const std::vector<connection_ptr>& targets, const shared_buffer& frame);
+  // The same for bytes on streaming responses (connection::send_stream).
+  void fanout_stream(const std::vector<connection_ptr>& targets, const shared_buffer& bytes);
 
   server_stats stats() const;
   const server_options& options() const noexcept { return options_; }
@@ -93,6 +97,10 @@ class server {
     std::string path;
     http_handler handler;
   };
+  struct stream_route {
+    std::string path;
+    stream_handler* handler;
+  };
   struct registry_shard {
     mutable std::mutex mutex;
     std::unordered_map<connection_id, std::weak_ptr<connection>> map;
@@ -101,6 +109,10 @@ class server {
 
   const websocket_route* find_websocket_route(std::string_view path) const;
   const std::vector<http_route>& http_routes() const noexcept { return http_routes_; }
+  const stream_route* find_stream_route(std::string_view path) const;
+  template <class Send>
+  void post_by_worker(const std::vector<connection_ptr>& targets, const shared_buffer& data,
+                      Send send);
   const static_files* files() const noexcept { return files_.get(); }
   const auth::chain* authenticator() const noexcept { return auth_.get(); }
   connection_id next_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
@@ -119,6 +131,7 @@ class server {
   std::unique_ptr<auth::chain> auth_;  // null: no authentication
   std::vector<websocket_route> websocket_routes_;
   std::vector<http_route> http_routes_;
+  std::vector<stream_route> stream_routes_;
   std::vector<std::unique_ptr<listener>> listeners_;
   mutable std::array<registry_shard, 16> shards_;
   std::atomic<connection_id> next_id_{1};

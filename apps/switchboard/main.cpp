@@ -2,6 +2,7 @@
 //   /echo        WebSocket echo (each message back with its opcode)
 //   /broadcast   WebSocket broadcast (each message to every /broadcast client)
 //   /sgc         the default sgc protocol (protocols/sgc/: channels, RPC, QoS, queues)
+//   /sse/<ch>    channel <ch> of that protocol as Server-Sent Events
 //   /            the status page, refreshed live from /status.json
 //   /metrics     Prometheus text
 // plus static files from --document-root. SIGINT/SIGTERM close every connection with 1001.
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     if (!options.sgc_path.empty()) {
       sgc = std::make_unique<protocols::sgc::server>(hub.system(), hub.server());
       sgc->attach(options.sgc_path);
+      sgc->attach_sse("/sse/");  // GET /sse/<channel>: the channel as Server-Sent Events
       hub.on_stopped([&sgc] { sgc->stop(); });
     }
 

@@ -51,7 +51,24 @@ struct stored_event {
   std::uint64_t sequence;
   clock::time_point at;
   runtime::shared_buffer frame;
+  runtime::shared_buffer sse;  // the same event for Server-Sent Events streams
 };
+
+// One Server-Sent Event: the sequence as its id, the message's JSON text as its data (a line
+// break inside the JSON starts another data line, which EventSource joins back with \n).
+runtime::shared_buffer sse_event(std::uint64_t sequence, std::string_view json) {
+  auto out = std::make_shared<std::string>("id: " + std::to_string(sequence) + "\n");
+  while (true) {
+    const std::size_t end = json.find_first_of("\r\n");
+    *out += "data: ";
+    *out += json.substr(0, end);
+    *out += '\n';
+    if (end == std::string_view::npos) break;
+    json.remove_prefix(end + 1);
+  }
+  *out += '\n';
+  return out;
+}
 
 struct channel_state {
   std::string channel_name;
@@ -62,7 +79,31 @@ struct channel_state {
   bool targets_stale = true;
   std::uint64_t sequence = 0;  // of the last publish; the first event is 1
   std::deque<stored_event> queue;
+  std::unordered_map<runtime::connection_id, runtime::connection_ptr> streams;  // SSE
+  std::vector<runtime::connection_ptr> stream_targets;
+  bool streams_stale = false;
   static inline const char* name = "sgc_channel";
+
+  const std::vector<runtime::connection_ptr>& current_streams() {
+    if (streams_stale) {
+      stream_targets.clear();
+      for (const auto& [id, c] : streams)
+        stream_targets.push_back(c);
+      streams_stale = false;
+    }
+    return stream_targets;
+  }
+
+  // What a subscriber that saw everything up to `since` can get back: true when every event
+  // after it is still stored, without gaps (level 0 publishes are never stored, level 1 keeps
+  // only the last).
+  bool recoverable(std::uint64_t since) const {
+    if (since >= sequence) return since == sequence;  // beyond: the channel was created again
+    std::uint64_t kept = 0;
+    for (const auto& e : queue)
+      if (e.sequence > since) ++kept;
+    return kept == sequence - since;
+  }
 
   void trim(clock::time_point now) {
     while (queue.size() > options.queue_max_count)
@@ -141,17 +182,9 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_sta
           s.replay(req->who.conn, 0);
           return;
         }
-        // Recovery (README.md, "since"): every event after `since` must still be stored,
-        // without gaps (a level 0 publish is never stored; level 1 keeps only the last).
+        // Recovery (README.md, "since").
         const std::uint64_t since = *req->since;
-        bool recovered = since == s.sequence;
-        if (since < s.sequence) {
-          std::uint64_t kept = 0;
-          for (const auto& e : s.queue)
-            if (e.sequence > since) ++kept;
-          recovered = kept == s.sequence - since;
-        }
-        // since > sequence: the channel was created again (its history is gone).
+        const bool recovered = s.recoverable(since);
         std::string text = req->confirmation;
         text.insert(req->insert_at, ",\"sequence\":" + std::to_string(s.sequence) +
                                         ",\"recovered\":" + (recovered ? "true" : "false"));
@@ -179,12 +212,16 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_sta
         if (s.options.event_sequence) e.sequence = s.sequence;
         auto frame = runtime::make_frame(ws::opcode::text, encode_event(e));
         const auto now = clock::now();
+        runtime::shared_buffer sse;
+        if (!s.streams.empty() || req->queue != queue_level::level0)
+          sse = sse_event(s.sequence, req->payload);
         if (req->queue == queue_level::level1) s.queue.clear();
         if (req->queue != queue_level::level0) {
-          s.queue.push_back({s.sequence, now, frame});
+          s.queue.push_back({s.sequence, now, frame, sse});
           s.trim(now);
         }
         s.fanout(frame, req->filter);
+        if (!s.streams.empty()) s.server->fanout_stream(s.current_streams(), sse);
       },
       [self](bcast_atom, const broadcast_request_ptr& req) {
         self->state.fanout(req->frame, req->filter);
@@ -197,6 +234,26 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_sta
       },
       [self](count_subs_atom) -> std::uint64_t { return self->state.members.size(); },
       [self](stop_atom) { self->quit(); },
+      [self](sse_atom, const sse_request_ptr& req) {
+        auto& s = self->state;
+        s.trim(clock::now());
+        // Like a WebSocket subscriber: the stored queue, or what came after Last-Event-ID.
+        std::uint64_t after = 0;
+        if (req->since) {
+          if (!s.recoverable(*req->since))
+            req->conn->send_stream(
+                std::make_shared<const std::string>("event: recovery\ndata: false\n\n"));
+          if (*req->since <= s.sequence) after = *req->since;
+        }
+        for (const auto& e : s.queue)
+          if (e.sequence > after) req->conn->send_stream(e.sse);
+        s.streams.emplace(req->conn->id(), req->conn);
+        s.streams_stale = true;
+      },
+      [self](sse_end_atom, runtime::connection_id id) {
+        auto& s = self->state;
+        if (s.streams.erase(id) > 0) s.streams_stale = true;
+      },
   };
 }
 

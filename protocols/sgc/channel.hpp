@@ -9,6 +9,9 @@
 // subscriber through runtime::server::fanout, one post per io thread: no hop through a
 // connection actor (DESIGN.md, "Data flow, one publish"). Hot path: the publish handler.
 //
+// Server-Sent Events streams are members too: each publish is formatted once more for them
+// (`id: <sequence>`, `data: <message>`) and that text shared by every stream.
+//
 // The subscribe confirmation is sent by this actor, not by the connection's io thread, so that
 // it precedes the replay of the queue on the wire (2.4 step 2.4) and can carry the recovery
 // members of the "since" extension (README.md): ,"sequence":N,"recovered":true|false.
@@ -73,7 +76,14 @@ struct broadcast_request {
   target_filter filter;
 };
 
+// A Server-Sent Events stream subscribing (server.hpp, attach_sse).
+struct sse_request {
+  runtime::connection_ptr conn;
+  std::optional<std::uint64_t> since;  // Last-Event-ID: the last sequence the stream saw
+};
+
 using subscribe_request_ptr = std::shared_ptr<const subscribe_request>;
+using sse_request_ptr = std::shared_ptr<const sse_request>;
 using publish_request_ptr = std::shared_ptr<const publish_request>;
 using broadcast_request_ptr = std::shared_ptr<const broadcast_request>;
 using channel_member_ptr = std::shared_ptr<const channel_member>;
@@ -94,6 +104,8 @@ using replay_atom = caf::atom_constant<caf::atom("sgcreplay")>;
 using clear_atom = caf::atom_constant<caf::atom("sgcclear")>;
 using count_subs_atom = caf::atom_constant<caf::atom("sgccount")>;
 using stop_atom = caf::atom_constant<caf::atom("sgcstop")>;
+using sse_atom = caf::atom_constant<caf::atom("sgcsse")>;
+using sse_end_atom = caf::atom_constant<caf::atom("sgcsseend")>;
 
 using channel_actor = caf::typed_actor<
     // A direct subscription: add, confirm, replay (all or since a sequence).
@@ -110,7 +122,10 @@ using channel_actor = caf::typed_actor<
     // Drop the retained queue; true when something was stored (ClearQueue, 2.9).
     caf::replies_to<clear_atom>::with<bool>, caf::replies_to<count_subs_atom>::with<std::uint64_t>,
     // Quit after the messages already queued (the directory dropped this channel).
-    caf::reacts_to<stop_atom>>;
+    caf::reacts_to<stop_atom>,
+    // A Server-Sent Events stream: add (replaying since Last-Event-ID), remove.
+    caf::reacts_to<sse_atom, sse_request_ptr>,
+    caf::reacts_to<sse_end_atom, runtime::connection_id>>;
 
 // `patterns`: the connections whose pattern subscriptions match `name` at spawn time.
 channel_actor spawn_channel(caf::actor_system& system, std::string name, runtime::server& server,
@@ -122,3 +137,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::subscribe_request_ptr
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::publish_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::broadcast_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::channel_member_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::sse_request_ptr)

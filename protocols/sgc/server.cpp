@@ -17,6 +17,7 @@
 #include "actors/pattern.hpp"
 #include "protocols/sgc/channel.hpp"
 #include "runtime/server.hpp"
+#include "runtime/text.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
@@ -59,6 +60,11 @@ std::string new_guid() {
 }
 
 // The connection's protocol state (its attachment). Io thread only.
+// A Server-Sent Events stream: the channel it follows.
+struct stream_state final : runtime::connection_attachment {
+  std::string channel;
+};
+
 struct conn_state final : runtime::connection_attachment {
   peer self;
   std::unordered_set<std::string> subscriptions;  // names and patterns
@@ -319,6 +325,25 @@ struct server::impl {
     if (counts) ++e.direct;
     caf::anon_send(e.actor, sub_atom::value, std::move(req));
   }
+
+  void subscribe_stream(const std::string& name, sse_request_ptr req) {
+    std::lock_guard<std::mutex> lock(directory_mutex);
+    if (stopped) return;
+    auto& e = entry_for(name);
+    ++e.direct;
+    caf::anon_send(e.actor, sse_atom::value, std::move(req));
+  }
+
+  void unsubscribe_stream(const std::string& name, runtime::connection_id id) {
+    std::lock_guard<std::mutex> lock(directory_mutex);
+    auto it = channels.find(name);
+    if (it == channels.end()) return;
+    if (it->second.direct > 0) --it->second.direct;
+    caf::anon_send(it->second.actor, sse_end_atom::value, id);
+    drop_if_idle(it);
+  }
+
+  std::string sse_prefix;  // attach_sse()
 
   void unsubscribe_channel(const std::string& name, runtime::connection_id id) {
     std::lock_guard<std::mutex> lock(directory_mutex);
@@ -685,6 +710,55 @@ std::string server::select_subprotocol(const std::vector<std::string_view>& offe
 
 void server::attach(const std::string& path) {
   impl_->transport.add_websocket_route(path, this, &server::select_subprotocol);
+}
+
+void server::attach_sse(const std::string& prefix) {
+  impl_->sse_prefix = prefix;
+  impl_->transport.add_stream_route(prefix + "*", this);
+}
+
+bool server::on_request(const runtime::connection_ptr& c, const runtime::http_request& r,
+                        runtime::http_response& response) {
+  std::string channel;
+  const std::string_view encoded = r.path.substr(impl_->sse_prefix.size());
+  if (encoded.empty() || !runtime::percent_decode(encoded, channel) ||
+      channel.find_first_of("*?,") != std::string::npos) {
+    response = runtime::http_response::text(
+        404, "name one channel: " + impl_->sse_prefix + "<channel> (no patterns or lists)\n");
+    return false;
+  }
+  peer who;
+  who.guid = "sse-" + std::to_string(c->id());
+  who.connection = c;
+  if (impl_->before_subscribe && !impl_->before_subscribe(who, channel)) {
+    response = runtime::http_response::text(403, "subscription denied\n");
+    return false;
+  }
+  auto req = std::make_shared<sse_request>();
+  req->conn = c;
+  const std::string_view last = r.header("Last-Event-ID");
+  if (!last.empty()) {
+    std::uint64_t since = 0;
+    bool digits = last.size() <= 19;
+    for (char ch : last) {
+      digits = digits && ch >= '0' && ch <= '9';
+      since = since * 10 + static_cast<std::uint64_t>(ch - '0');
+    }
+    if (digits) req->since = since;  // anything else: a fresh start
+  }
+  response.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  auto state = std::make_unique<stream_state>();
+  state->channel = channel;
+  c->attachment = std::move(state);
+  impl_->subscribe_stream(channel, std::move(req));
+  return true;
+}
+
+void server::on_close(const runtime::connection_ptr& c) {
+  if (!c->attachment) return;
+  const auto& state = static_cast<const stream_state&>(*c->attachment);
+  impl_->unsubscribe_stream(state.channel, c->id());
+  c->attachment.reset();
 }
 
 void server::on_connect(connect_hook h) {

@@ -121,7 +121,7 @@ class rpc_call {
   std::shared_ptr<state> state_;
 };
 
-class server final : public runtime::websocket_handler {
+class server final : public runtime::websocket_handler, public runtime::stream_handler {
  public:
   using connect_hook = std::function<void(const peer&)>;
   // True: handled, processing stops (OnRawMessage, 1.7).
@@ -149,6 +149,13 @@ class server final : public runtime::websocket_handler {
   // --- Before the runtime server starts ----------------------------------------------------
   // Adds a WebSocket route on `path` whose selector answers `esegece.com` when offered.
   void attach(const std::string& path);
+  // Server-Sent Events (an addition, not in the original): GET <prefix><channel> streams the
+  // channel's publishes to an EventSource as `id: <sequence>` and `data: <message as JSON>`;
+  // a Last-Event-ID header (EventSource sends it when it reconnects) replays what was missed
+  // from the channel's queue, and an event named "recovery" with data `false` says the
+  // history no longer reaches back that far. The before-subscribe hook is asked first (a
+  // denial answers 403). `prefix` ends with '/', e.g. "/sse/".
+  void attach_sse(const std::string& prefix);
   // The selector attach() uses: "esegece.com" when offered, else "".
   static std::string select_subprotocol(const std::vector<std::string_view>& offered);
 
@@ -188,6 +195,11 @@ class server final : public runtime::websocket_handler {
                   std::string_view payload) override;
   void on_close(const runtime::connection_ptr& c, std::uint16_t code,
                 std::string_view reason) override;
+
+  // --- runtime::stream_handler (io threads): Server-Sent Events ------------------------------
+  bool on_request(const runtime::connection_ptr& c, const runtime::http_request& r,
+                  runtime::http_response& response) override;
+  void on_close(const runtime::connection_ptr& c) override;
 
   struct impl;
 

@@ -5,6 +5,7 @@ off. The protocol itself is tested in depth by tests/unit/protocols/sgc/.
 """
 import asyncio
 import json
+import socket
 
 import websockets
 
@@ -114,6 +115,64 @@ class SgcTest(dtest.BoundedTestCase):
 
         with sbtest.Daemon([]) as d:
             asyncio.run(run(d.url("/sgc")))
+
+    def test_server_sent_events(self):
+        def open_stream(port, channel, last_id=None):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            extra = f"Last-Event-ID: {last_id}\r\n" if last_id is not None else ""
+            s.sendall(f"GET /sse/{channel} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+                      f"{extra}\r\n".encode())
+            return s
+
+        def read_events(s, count, head=False):
+            """The response head (with head=True) and the next `count` events."""
+            data = b""
+            while True:
+                body = data
+                if head:
+                    body = data.partition(b"\r\n\r\n")[2] if b"\r\n\r\n" in data else b""
+                if count and body.count(b"\n\n") >= count:
+                    break
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            top = data.partition(b"\r\n\r\n")[0] if head else b""
+            events = [e for e in body.decode().split("\n\n") if e]
+            return top.decode(), events
+
+        async def publish(url, channel, messages, queue="queueLevel2"):
+            ws, _ = await connect(url)
+            for m in messages:
+                await ws.send(req("sgc@publish", {"channel": channel, "message": m,
+                                                  "queue": queue}))
+            await ws.close()
+
+        with sbtest.Daemon([]) as d:
+            asyncio.run(publish(d.url("/sgc"), "ticks", ["t1", {"p": 2}]))
+            s = open_stream(d.port, "ticks")
+            head, events = read_events(s, 2, head=True)  # the retained history first
+            self.assertIn("200 OK", head)
+            self.assertIn("Content-Type: text/event-stream", head)
+            self.assertEqual(events, ['id: 1\ndata: "t1"', 'id: 2\ndata: {"p": 2}'])
+            asyncio.run(publish(d.url("/sgc"), "ticks", ["t3"]))
+            _, live = read_events(s, 1)
+            self.assertEqual(live, ['id: 3\ndata: "t3"'])
+            s.close()
+            # An EventSource reconnecting with Last-Event-ID gets only what it missed.
+            s = open_stream(d.port, "ticks", last_id=2)
+            _, resumed = read_events(s, 1, head=True)
+            self.assertEqual(resumed, ['id: 3\ndata: "t3"'])
+            s.close()
+            # History that no longer reaches back (level 1 keeps only the last) is said so.
+            asyncio.run(publish(d.url("/sgc"), "last", ["a", "b", "c"], queue="queueLevel1"))
+            s = open_stream(d.port, "last", last_id=1)
+            _, told = read_events(s, 2, head=True)
+            self.assertEqual(told, ["event: recovery\ndata: false", 'id: 3\ndata: "c"'])
+            s.close()
+            # Patterns and lists are not streams.
+            self.assertEqual(dtest.http(d.port, "GET", "/sse/news*").status, 404)
+            self.assertEqual(dtest.http(d.port, "GET", "/sse/").status, 404)
 
     def test_path_flag(self):
         async def proto(url):

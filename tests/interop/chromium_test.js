@@ -1,7 +1,8 @@
 'use strict';
 // Interop: headless Chromium (Debian's /usr/bin/chromium, driven by puppeteer-core, which never
 // downloads a browser) against the switchboard daemon: a page served by the daemon from
-// tests/interop/www opens a WebSocket to /echo, echoes 100 messages and closes cleanly.
+// tests/interop/www opens a WebSocket to /echo, echoes 100 messages and closes cleanly; and an
+// EventSource follows a channel of the sgc protocol through /sse/<channel>.
 // Run all:  node tests/interop/chromium_test.js
 // Run one:  node tests/interop/chromium_test.js "about:blank"   (substring of the test name)
 // Browser:  CHROMIUM=/path/to/chromium (default /usr/bin/chromium)
@@ -134,6 +135,41 @@ test('permessage-deflate negotiated with Chromium: 100 messages echo and close c
   } finally {
     await page.close();
     await daemon.stop();
+  }
+});
+
+test('EventSource on /sse/<channel> receives the sgc channel with sequence ids', async (ctx) => {
+  const WebSocket = requirePeer('ws');
+  const page = await newPage(ctx);
+  try {
+    // Same origin as the stream: a page from the daemon's document root.
+    await page.goto(`http://127.0.0.1:${ctx.daemon.port}/echo.html`);
+    await page.evaluate(() => {
+      window.sse = { events: [], errors: 0, open: false };
+      const es = new EventSource('/sse/prices');
+      es.onopen = () => { window.sse.open = true; };
+      es.onmessage = (e) => window.sse.events.push({ id: e.lastEventId, data: JSON.parse(e.data) });
+      es.onerror = () => { window.sse.errors++; };
+    });
+    await page.waitForFunction(() => window.sse.open, { timeout: 10000 });
+    // Publish over the sgc protocol from node, as any sgc client would.
+    const ws = new WebSocket(ctx.daemon.url('/sgc'), ['esegece.com']);
+    await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject); });
+    for (const message of ['EUR 1.08', { sym: 'GBP', px: 1.27 }, [1, 2, 3]])
+      ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'sgc@publish',
+                               params: { channel: 'prices', message } }));
+    await page.waitForFunction(() => window.sse.events.length >= 3, { timeout: 10000 })
+      .catch((e) => { throw new Error(`${e.message}; page log: ${page.log.join('; ')}`); });
+    const r = await page.evaluate(() => window.sse);
+    ws.close();
+    assert.deepStrictEqual(r.events, [
+      { id: '1', data: 'EUR 1.08' },
+      { id: '2', data: { sym: 'GBP', px: 1.27 } },
+      { id: '3', data: [1, 2, 3] },
+    ]);
+    assert.strictEqual(r.errors, 0, 'EventSource reported errors');
+  } finally {
+    await page.close();
   }
 });
 
