@@ -3,6 +3,7 @@
 #include "runtime/server.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <algorithm>
@@ -80,6 +81,7 @@ struct channel_state {
   std::uint64_t sequence = 0;  // of the last publish; the first event is 1
   std::deque<stored_event> queue;
   std::unordered_map<runtime::connection_id, runtime::connection_ptr> streams;  // SSE
+  std::vector<caf::actor> actors;  // application actors (subscribe_actor)
   std::vector<runtime::connection_ptr> stream_targets;
   bool streams_stale = false;
   static inline const char* name = "sgc_channel";
@@ -222,6 +224,8 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_sta
         }
         s.fanout(frame, req->filter);
         if (!s.streams.empty()) s.server->fanout_stream(s.current_streams(), sse);
+        for (const auto& a : s.actors)
+          caf::anon_send(a, event_atom::value, s.channel_name, req->payload, s.sequence);
       },
       [self](bcast_atom, const broadcast_request_ptr& req) {
         self->state.fanout(req->frame, req->filter);
@@ -249,6 +253,14 @@ channel_actor::behavior_type channel(channel_actor::stateful_pointer<channel_sta
           if (e.sequence > after) req->conn->send_stream(e.sse);
         s.streams.emplace(req->conn->id(), req->conn);
         s.streams_stale = true;
+      },
+      [self](actor_sub_atom, const caf::actor& a) {
+        auto& v = self->state.actors;
+        if (std::find(v.begin(), v.end(), a) == v.end()) v.push_back(a);
+      },
+      [self](actor_unsub_atom, const caf::actor& a) {
+        auto& v = self->state.actors;
+        v.erase(std::remove(v.begin(), v.end(), a), v.end());
       },
       [self](sse_end_atom, runtime::connection_id id) {
         auto& s = self->state;

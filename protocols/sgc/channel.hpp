@@ -9,6 +9,9 @@
 // subscriber through runtime::server::fanout, one post per io thread: no hop through a
 // connection actor (DESIGN.md, "Data flow, one publish"). Hot path: the publish handler.
 //
+// Application actors are members too (server.hpp, subscribe_actor): each publish reaches
+// them as a typed message (event_atom, channel, message JSON, sequence).
+//
 // Server-Sent Events streams are members too: each publish is formatted once more for them
 // (`id: <sequence>`, `data: <message>`) and that text shared by every stream.
 //
@@ -20,6 +23,7 @@
 // serialized), hence CAF_ALLOW_UNSAFE_MESSAGE_TYPE for the request structs below.
 #pragma once
 
+#include "protocols/sgc/atoms.hpp"
 #include "protocols/sgc/codec.hpp"
 #include "runtime/connection.hpp"
 
@@ -105,6 +109,8 @@ using clear_atom = caf::atom_constant<caf::atom("sgcclear")>;
 using count_subs_atom = caf::atom_constant<caf::atom("sgccount")>;
 using stop_atom = caf::atom_constant<caf::atom("sgcstop")>;
 using sse_atom = caf::atom_constant<caf::atom("sgcsse")>;
+using actor_sub_atom = caf::atom_constant<caf::atom("sgcasub")>;
+using actor_unsub_atom = caf::atom_constant<caf::atom("sgcaunsub")>;
 using sse_end_atom = caf::atom_constant<caf::atom("sgcsseend")>;
 
 using channel_actor = caf::typed_actor<
@@ -124,8 +130,9 @@ using channel_actor = caf::typed_actor<
     // Quit after the messages already queued (the directory dropped this channel).
     caf::reacts_to<stop_atom>,
     // A Server-Sent Events stream: add (replaying since Last-Event-ID), remove.
-    caf::reacts_to<sse_atom, sse_request_ptr>,
-    caf::reacts_to<sse_end_atom, runtime::connection_id>>;
+    caf::reacts_to<sse_atom, sse_request_ptr>, caf::reacts_to<sse_end_atom, runtime::connection_id>,
+    // An application actor: add, remove (it receives event_atom messages, atoms.hpp).
+    caf::reacts_to<actor_sub_atom, caf::actor>, caf::reacts_to<actor_unsub_atom, caf::actor>>;
 
 // `patterns`: the connections whose pattern subscriptions match `name` at spawn time.
 channel_actor spawn_channel(caf::actor_system& system, std::string name, runtime::server& server,

@@ -343,7 +343,25 @@ struct server::impl {
     drop_if_idle(it);
   }
 
-  std::string sse_prefix;  // attach_sse()
+  std::string sse_prefix;                                      // attach_sse()
+  std::vector<std::pair<std::string, caf::actor>> moderators;  // moderate(), before start
+
+  void subscribe_actor(const std::string& name, const caf::actor& a) {
+    std::lock_guard<std::mutex> lock(directory_mutex);
+    if (stopped) return;
+    auto& e = entry_for(name);
+    ++e.direct;
+    caf::anon_send(e.actor, actor_sub_atom::value, a);
+  }
+
+  void unsubscribe_actor(const std::string& name, const caf::actor& a) {
+    std::lock_guard<std::mutex> lock(directory_mutex);
+    auto it = channels.find(name);
+    if (it == channels.end()) return;
+    if (it->second.direct > 0) --it->second.direct;
+    caf::anon_send(it->second.actor, actor_unsub_atom::value, a);
+    drop_if_idle(it);
+  }
 
   void unsubscribe_channel(const std::string& name, runtime::connection_id id) {
     std::lock_guard<std::mutex> lock(directory_mutex);
@@ -581,9 +599,15 @@ struct server::impl {
     if (const auto* x = std::get_if<subscribe>(&m)) return do_subscribe(s, *x, text);
     if (const auto* x = std::get_if<unsubscribe>(&m)) return do_unsubscribe(s, *x);
     if (std::holds_alternative<unsubscribe_all>(m)) return unsubscribe_everything(s);
-    if (const auto* x = std::get_if<sgc::publish>(&m))
-      return publish(std::string(x->channel), std::string(x->message.json),
-                     x->queue.value_or(queue_level::level0), {});
+    if (const auto* x = std::get_if<sgc::publish>(&m)) {
+      const queue_level queue = x->queue.value_or(queue_level::level0);
+      for (const auto& [pattern, moderator] : moderators)
+        if (pattern_matches(pattern, x->channel))
+          return caf::anon_send(moderator, moderate_atom::value, std::string(x->channel),
+                                std::string(x->message.json), s.self.guid,
+                                static_cast<std::uint8_t>(queue));
+      return publish(std::string(x->channel), std::string(x->message.json), queue, {});
+    }
     if (const auto* x = std::get_if<sgc::broadcast>(&m)) {
       // A clean sgc@message: the sender's id and qos do not leak into the copies (2.5 [D]).
       broadcast_message b;
@@ -712,6 +736,18 @@ void server::attach(const std::string& path) {
   impl_->transport.add_websocket_route(path, this, &server::select_subprotocol);
 }
 
+void server::subscribe_actor(const std::string& channel, const caf::actor& subscriber) {
+  impl_->subscribe_actor(channel, subscriber);
+}
+
+void server::unsubscribe_actor(const std::string& channel, const caf::actor& subscriber) {
+  impl_->unsubscribe_actor(channel, subscriber);
+}
+
+void server::moderate(const std::string& pattern, const caf::actor& moderator) {
+  impl_->moderators.emplace_back(pattern, moderator);
+}
+
 void server::attach_sse(const std::string& prefix) {
   impl_->sse_prefix = prefix;
   impl_->transport.add_stream_route(prefix + "*", this);
@@ -797,6 +833,13 @@ void server::publish(std::string_view text, const std::string& channel, queue_le
   std::string storage;
   const raw_json payload = text_payload(text, storage);
   impl_->publish(channel, std::string(payload.json), queue, target_filter::parse(exclude, include));
+}
+
+bool server::publish_json(std::string_view json, const std::string& channel, queue_level queue,
+                          std::string_view exclude, std::string_view include) {
+  if (!is_json_value(json)) return false;
+  impl_->publish(channel, std::string(json), queue, target_filter::parse(exclude, include));
+  return true;
 }
 
 void server::broadcast(std::string_view text, const std::string& channel, std::string_view exclude,

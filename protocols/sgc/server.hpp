@@ -47,11 +47,12 @@
 // and the runtime server must be stopped before it is destroyed (on_close calls into it).
 #pragma once
 
+#include "protocols/sgc/atoms.hpp"
 #include "protocols/sgc/codec.hpp"
 #include "protocols/sgc/qos_store.hpp"
 #include "runtime/connection.hpp"
 
-#include <caf/fwd.hpp>
+#include <caf/actor.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -170,11 +171,34 @@ class server final : public runtime::websocket_handler, public runtime::stream_h
   void on_rpc(std::string method, rpc_handler h);
   void authorize_rpc(rpc_authorizer h);
 
+  // --- Application actors (any thread) -----------------------------------------------------
+  // Application code composes CAF actors with the protocol (messages in atoms.hpp): an actor
+  // subscribed to a channel (its exact name) receives every publish to it as
+  //   (event_atom, std::string channel, std::string message_json, std::uint64_t sequence)
+  // and publishes, broadcasts or writes to connections with the members below, from any
+  // thread. It stays subscribed until unsubscribe_actor() (which also lets an idle channel go).
+  void subscribe_actor(const std::string& channel, const caf::actor& subscriber);
+  void unsubscribe_actor(const std::string& channel, const caf::actor& subscriber);
+  // Client publishes to a channel matching `pattern` ("chat.*") go to `moderator` instead of
+  // straight to the subscribers, as
+  //   (moderate_atom, std::string channel, std::string message_json, std::string guid,
+  //    std::uint8_t queue_level)
+  // and the moderator publishes what it lets through (as given or changed) with publish_json():
+  // the original's OnBeforePublish as an actor, so filtering never blocks an io thread.
+  // Server-side publishes are never diverted. The first matching pattern wins; set moderators
+  // before the runtime server starts.
+  void moderate(const std::string& pattern, const caf::actor& moderator);
+
   // --- Any thread --------------------------------------------------------------------------
   // Publish (2.5): `text` as text_payload() says; exclude/include are comma lists of GUIDs.
   void publish(std::string_view text, const std::string& channel,
                queue_level queue = queue_level::level0, std::string_view exclude = {},
                std::string_view include = {});
+  // The same for a payload that is already JSON (a message_json an actor received): sent as
+  // it is. False, and nothing sent, when `json` is not exactly one JSON value.
+  bool publish_json(std::string_view json, const std::string& channel,
+                    queue_level queue = queue_level::level0, std::string_view exclude = {},
+                    std::string_view include = {});
   // Broadcast (2.5): an sgc@message to every connection of this server ("") or to the
   // subscribers of `channel`.
   void broadcast(std::string_view text, const std::string& channel = {},
