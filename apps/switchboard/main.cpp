@@ -3,6 +3,7 @@
 //   /broadcast   WebSocket broadcast (each message to every /broadcast client)
 //   /sgc         the default sgc protocol (protocols/sgc/: channels, RPC, QoS, queues)
 //   /sse/<ch>    channel <ch> of that protocol as Server-Sent Events
+//   /sgc.js      its browser client, /chat the chat demo on it (web_assets.hpp)
 //   /            the status page, refreshed live from /status.json
 //   /metrics     Prometheus text
 // plus static files from --document-root. SIGINT/SIGTERM close every connection with 1001.
@@ -12,11 +13,13 @@
 #include "runtime/metrics.hpp"
 #include "runtime/server.hpp"
 #include "status_page.hpp"
+#include "web_assets.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
 
 using namespace switchboard;
 
@@ -60,6 +63,27 @@ int main(int argc, char** argv) {
       r.body = std::string(app::status_page_html());
       return true;
     });
+    hub.on_http("/sgc.js", [](const runtime::http_request&, runtime::http_response& r) {
+      r.content_type = "application/javascript; charset=utf-8";
+      r.body = std::string(app::sgc_js());
+      return true;
+    });
+    if (sgc) {
+      // The page finds the WebSocket route in <meta name="sgc-path" content="/sgc">.
+      std::string chat(app::chat_html());
+      const std::string meta = "<meta name=\"sgc-path\" content=\"/sgc\">";
+      if (const auto at = chat.find(meta); at != std::string::npos && options.sgc_path != "/sgc") {
+        std::string path;  // an HTML attribute value
+        for (const char c : options.sgc_path)
+          path += c == '"' ? "&quot;" : c == '&' ? "&amp;" : c == '<' ? "&lt;" : std::string(1, c);
+        chat.replace(at, meta.size(), "<meta name=\"sgc-path\" content=\"" + path + "\">");
+      }
+      hub.on_http("/chat", [chat](const runtime::http_request&, runtime::http_response& r) {
+        r.content_type = "text/html; charset=utf-8";
+        r.body = chat;
+        return true;
+      });
+    }
     hub.on_http(
         "/status.json", [&hub, process](const runtime::http_request&, runtime::http_response& r) {
           r.content_type = "application/json";

@@ -58,13 +58,14 @@ class Daemon {
     this.exitCode = null; // set once the process has exited (signal name if killed by one)
   }
 
-  async start() {
+  /** `port`: listen there (e.g. to restart on the same port) instead of on a free one. */
+  async start(port = null) {
     const bin = daemonPath();
     if (!fs.existsSync(bin)) {
       throw new Error(`daemon binary not found: ${bin} (build it, or set SWITCHBOARD_BIN)`);
     }
     for (let attempt = 0; attempt < 5; attempt++) {
-      this.port = await freePort(this.host);
+      this.port = port !== null ? port : await freePort(this.host);
       const args = ['--listen', `${this.host}:${this.port}`, '--log-level', 'warn', ...this.args];
       this.proc = spawn(bin, args, { stdio: ['ignore', 'inherit', 'inherit'] });
       this.exitCode = null;
@@ -91,6 +92,13 @@ class Daemon {
       if (attempt === 4) throw new Error(`daemon exited early with code ${this.exitCode}`);
     }
     return this;
+  }
+
+  /** SIGKILL (no close handshake: clients see a dropped connection); resolves once it is gone. */
+  async kill() {
+    if (!this.proc || this.exitCode !== null) return this.exitCode;
+    this.proc.kill('SIGKILL');
+    return this.exited;
   }
 
   alive() {
