@@ -565,7 +565,11 @@ struct server::impl {
   // 2.3 step 4. `committing`: a stored transaction message, not acknowledged again.
   void process(conn_state& s, const message& m, std::string_view text, bool committing) {
     const request_id id = id_of(m);
-    if (!committing && id.present()) send_ack(s, id);
+    // A publish is acknowledged once it is handed to fan-out (or stored in a transaction), so
+    // an ACK means the server has it; everything else is acknowledged first (2.3 step 4.1).
+    const bool ack_after = std::holds_alternative<sgc::publish>(m);
+    const bool ack = !committing && id.present();
+    if (ack && !ack_after) send_ack(s, id);
     if (const auto* c = std::get_if<commit>(&m)) return commit_transaction(s, c->channel);
     if (const auto* rb = std::get_if<rollback>(&m)) {
       s.transactions.erase(std::string(rb->channel));
@@ -575,15 +579,18 @@ struct server::impl {
       if (const auto key = transaction_channel(m)) {
         auto it = s.transactions.find(std::string(*key));
         if (it != s.transactions.end()) {
-          if (it->second.size() >= options.max_transaction_messages)
+          if (it->second.size() >= options.max_transaction_messages) {
             send_error(s, transaction_full, "Transaction full", *key, id);
-          else
+          } else {
             it->second.emplace_back(text);
+            if (ack && ack_after) send_ack(s, id);  // acknowledged as stored (2.10)
+          }
           return;
         }
       }
     }
     dispatch(s, m, text);
+    if (ack && ack_after) send_ack(s, id);
   }
 
   void commit_transaction(conn_state& s, std::string_view channel) {

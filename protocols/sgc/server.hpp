@@ -17,7 +17,8 @@
 //     a JSON-RPC error (-32700, -32600, -32602) and the connection stays open (2.1 [D]);
 //   - QoS 2 (2.8): store + PUBREC, PUBREL releases once; completed ids are remembered
 //     (qos_store.hpp), so a PUBLISH+PUBREL re-sent after a lost ACK is not processed twice;
-//   - every message with an id gets the ACK first (2.3 step 4.1), then transactions (2.10),
+//   - every message with an id gets the ACK first (2.3 step 4.1; a publish once it is handed
+//     to fan-out or stored in a transaction), then transactions (2.10),
 //     then the dispatch table: subscribe/unsubscribe (comma lists, patterns), publish,
 //     broadcast, sgc@message, session, protocol, RPCs and notifications (2.4-2.6).
 //

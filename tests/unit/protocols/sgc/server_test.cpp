@@ -390,7 +390,7 @@ BOOST_AUTO_TEST_CASE(notification_message_and_raw_hooks_1_7_2_3) {
   rec.wait_for("gone:" + guid);
 }
 
-BOOST_AUTO_TEST_CASE(qos1_publish_is_acknowledged_before_processing_2_8) {
+BOOST_AUTO_TEST_CASE(qos1_publish_is_acknowledged_once_handed_to_fan_out_2_8) {
   fixture f;
   auto a = f.open();
   a->send(sub_request("q1"));
