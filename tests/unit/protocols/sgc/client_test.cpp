@@ -288,6 +288,24 @@ BOOST_AUTO_TEST_CASE(subscribe_publish_between_two_clients_with_a_pattern_and_a_
   BOOST_CHECK(b.log.starting_with("event weather").size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_denied_subscription_is_reported_and_delivers_nothing_2_4) {
+  fixture f([](sgc::server& s) {
+    s.on_before_subscribe(
+        [](const sgc::peer&, const std::string& channel) { return channel != "secret"; });
+  });
+  peer a(f), b(f);
+  a.open();
+  b.open();
+  a.c->subscribe("secret,open");
+  BOOST_CHECK(a.log.wait_for("subscribed open"));
+  BOOST_CHECK(a.log.wait_for("rpc error " + std::to_string(sgc::subscription_denied)));
+  b.c->publish("hidden", "secret");
+  b.c->publish("visible", "open");
+  BOOST_CHECK(a.log.wait_for("event open visible 1"));
+  BOOST_CHECK(a.log.starting_with("event secret").empty());
+  BOOST_CHECK(a.log.starting_with("subscribed secret").empty());
+}
+
 BOOST_AUTO_TEST_CASE(rpc_result_and_method_not_found_through_futures_and_callbacks_2_6) {
   std::atomic<int> notifications{0};
   fixture f([&](sgc::server& s) {
