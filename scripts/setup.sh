@@ -41,4 +41,12 @@ if [ "${1:-}" != "--build-only" ] && [ -f tests/interop/package.json ]; then
     touch tests/interop/node_modules
   fi
 fi
+if [ "${1:-}" != "--build-only" ] && [ -f tests/bench/peers/package.json ]; then
+  # The fan-out benchmark's peers (node ws broadcast, socket.io rooms); pinned, no lockfile.
+  if [ ! -d tests/bench/peers/node_modules ] || [ tests/bench/peers/package.json -nt tests/bench/peers/node_modules ]; then
+    echo "setup: npm packages for tests/bench/peers"
+    (cd tests/bench/peers && npm install --no-package-lock --no-audit --no-fund --loglevel=error >/dev/null)
+    touch tests/bench/peers/node_modules
+  fi
+fi
 echo "setup: ok"

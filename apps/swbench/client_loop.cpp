@@ -21,25 +21,21 @@ namespace {
 constexpr int max_events = 256;
 constexpr int tick_ms = 10;                      // longest wait in epoll_wait
 constexpr std::size_t rd_buf_free = 256 * 1024;  // free space per read, beside a spilled frame
+// TLS: ciphertext per read(). What it decrypts to, plus a record left incomplete in OpenSSL's
+// input BIO by the previous read (at most 16 KiB and its overhead), fits in rd_buf_free, so one
+// read's records are always decrypted in full (nothing stays behind without a readiness event).
+constexpr std::size_t tls_rd_size = rd_buf_free / 2;
+
+std::string describe(const deflate_params& p) {
+  std::string s = "permessage-deflate";
+  if (p.server_no_context_takeover) s += "; server_no_context_takeover";
+  if (p.client_no_context_takeover) s += "; client_no_context_takeover";
+  s += "; server_max_window_bits=" + std::to_string(p.server_max_window_bits);
+  s += "; client_max_window_bits=" + std::to_string(p.client_max_window_bits);
+  return s;
+}
 
 }  // namespace
-
-void byte_buffer::reserve(std::size_t capacity) {
-  if (capacity <= capacity_) return;
-  std::unique_ptr<std::uint8_t[]> bigger(new std::uint8_t[capacity]);
-  if (size_ != 0) std::memcpy(bigger.get(), data_.get(), size_);
-  data_ = std::move(bigger);
-  capacity_ = capacity;
-}
-
-void byte_buffer::consume(std::size_t n) noexcept {
-  if (n >= size_) {
-    size_ = 0;
-    return;
-  }
-  std::memmove(data_.get(), data_.get() + n, size_ - n);
-  size_ -= n;
-}
 
 const char* to_string(close_cause c) noexcept {
   switch (c) {
@@ -63,10 +59,18 @@ client_loop::client_loop(loop_config config, session_handler& handler)
     : config_(std::move(config)), handler_(handler) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
-  // A spilled frame is at most one header plus max_payload; room for a full read beside it.
+  // A compressed frame may be a little larger than the message it carries (incompressible
+  // bytes grow); the inflated message is held to max_payload.
+  max_wire_payload_ =
+      config_.deflate ? config_.max_payload + config_.max_payload / 8 + 64 : config_.max_payload;
+  // A spilled frame is at most one header plus its payload; room for a full read beside it.
   rd_buf_size_ =
-      max_client_frame_header + std::max(config_.max_payload, max_handshake_response) + rd_buf_free;
+      max_client_frame_header + std::max(max_wire_payload_, max_handshake_response) + rd_buf_free;
   rd_buf_.reset(new std::uint8_t[rd_buf_size_]);
+  if (config_.tls) {
+    tls_ctx_ = std::make_unique<tls_client_context>();
+    tls_rd_buf_.reset(new std::uint8_t[tls_rd_size]);
+  }
   std::random_device rd;
   rng_ = (static_cast<std::uint64_t>(rd()) << 32) | rd() | 1;
 }
@@ -181,23 +185,93 @@ void client_loop::on_connected(connection& c) {
   std::uint64_t hi = (static_cast<std::uint64_t>(next_random()) << 32) | next_random();
   std::uint64_t lo = (static_cast<std::uint64_t>(next_random()) << 32) | next_random();
   c.key = make_handshake_key(hi, lo);
-  std::string request = make_handshake_request(config_.target.host, config_.target.path, c.key);
+  c.state = conn_state::handshaking;
+  set_events(c, EPOLLIN);
+  if (config_.tls) {  // the TLS handshake first; on_tls_bytes() sends the upgrade after it
+    try {
+      c.tls = std::make_unique<tls_session>(*tls_ctx_);
+    } catch (const std::bad_alloc&) {
+      finish(c, close_cause::handshake_failed, ws_errc::tls_failed);
+      return;
+    }
+    c.tls->handshake();  // writes the ClientHello
+    flush(c);
+    return;
+  }
+  send_upgrade(c);
+}
+
+void client_loop::send_upgrade(connection& c) {
+  const std::string request =
+      make_handshake_request(config_.target.host, config_.target.path, c.key, config_.deflate);
+  if (c.tls != nullptr) {
+    if (!c.tls->write(reinterpret_cast<const std::uint8_t*>(request.data()), request.size())) {
+      c.tls_error = c.tls->error();
+      finish(c, close_cause::handshake_failed, ws_errc::tls_failed);
+      return;
+    }
+    flush(c);  // leaves with the client's Finished
+    return;
+  }
   // A fresh socket's send buffer takes a request of a few hundred bytes whole.
   if (::send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     c.sys_error = errno;
     finish(c, close_cause::reset);
-    return;
   }
-  c.state = conn_state::handshaking;
-  set_events(c, EPOLLIN);
+}
+
+long client_loop::on_tls_bytes(connection& c, const std::uint8_t* data, std::size_t size,
+                               std::uint8_t* out, std::size_t capacity, bool& closed) {
+  tls_session& t = *c.tls;
+  t.feed(data, size);
+  if (!t.established()) {
+    const tls_session::status st = t.handshake();
+    if (st == tls_session::status::want) {
+      flush(c);  // the handshake's next flight, if any
+      return -1;
+    }
+    if (st != tls_session::status::ok) {
+      c.tls_error = t.error();
+      finish(c, close_cause::handshake_failed, ws_errc::tls_failed);
+      return -1;
+    }
+    if (tls_description_.empty()) tls_description_ = t.description();
+    send_upgrade(c);
+    if (c.state == conn_state::closed) return -1;
+  }
+  std::size_t total = 0;
+  while (total < capacity) {
+    std::size_t got = 0;
+    const tls_session::status st = t.read(out + total, capacity - total, got);
+    total += got;
+    if (st == tls_session::status::ok) continue;
+    if (st == tls_session::status::want) break;
+    if (st == tls_session::status::closed) {
+      closed = true;
+      break;
+    }
+    c.tls_error = t.error();
+    finish(c, close_cause::protocol_error, ws_errc::tls_failed);
+    return -1;
+  }
+  if (total == 0) {
+    if (closed) {
+      finish(c, c.state == conn_state::closing ? close_cause::local : close_cause::peer_closed);
+    } else {
+      flush(c);  // anything OpenSSL answered while reading (a key update)
+    }
+    return -1;
+  }
+  return static_cast<long>(total);
 }
 
 void client_loop::on_readable(connection& c) {
   std::uint8_t* buf = rd_buf_.get();
   const std::size_t spilled = c.rd_spill.size();
   if (spilled != 0) std::memcpy(buf, c.rd_spill.data(), spilled);
-  ssize_t n = ::read(c.fd, buf + spilled, rd_buf_size_ - spilled);
+  ssize_t n = c.tls == nullptr ? ::read(c.fd, buf + spilled, rd_buf_size_ - spilled)
+                               : ::read(c.fd, tls_rd_buf_.get(), tls_rd_size);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     c.sys_error = errno;
@@ -208,13 +282,22 @@ void client_loop::on_readable(connection& c) {
     finish(c, c.state == conn_state::closing ? close_cause::local : close_cause::peer_closed);
     return;
   }
+  bool tls_closed = false;  // the peer's close_notify came with this read
+  if (c.tls != nullptr) {
+    const long plain = on_tls_bytes(c, tls_rd_buf_.get(), static_cast<std::size_t>(n),
+                                    buf + spilled, rd_buf_size_ - spilled, tls_closed);
+    if (plain < 0) return;
+    n = plain;
+  }
   const std::uint64_t now = now_ns();
   c.rd_spill.clear();
   const std::uint8_t* data = buf;
   std::size_t size = spilled + static_cast<std::size_t>(n);
 
   if (c.state == conn_state::handshaking) {
-    handshake_result r = parse_handshake_response(reinterpret_cast<const char*>(data), size, c.key);
+    deflate_params params;
+    handshake_result r = parse_handshake_response(reinterpret_cast<const char*>(data), size, c.key,
+                                                  config_.deflate ? &params : nullptr);
     if (r.status == decode_status::need_more) {
       c.rd_spill.assign(data, size);
       return;
@@ -222,6 +305,16 @@ void client_loop::on_readable(connection& c) {
     if (r.status == decode_status::error) {
       finish(c, close_cause::handshake_failed, r.error);
       return;
+    }
+    if (params.accepted) {
+      try {
+        c.pmd =
+            std::make_unique<pmd_state>(params, config_.deflate_level, config_.deflate_mem_level);
+      } catch (const std::bad_alloc&) {
+        finish(c, close_cause::handshake_failed, ws_errc::deflate_failed);
+        return;
+      }
+      if (deflate_description_.empty()) deflate_description_ = describe(params);
     }
     --connecting_;
     c.state = conn_state::open;
@@ -233,12 +326,15 @@ void client_loop::on_readable(connection& c) {
   }
   process_frames(c, data, size, now);
   if (c.state != conn_state::closed) flush(c);
+  if (tls_closed && c.state != conn_state::closed) {
+    finish(c, c.state == conn_state::closing ? close_cause::local : close_cause::peer_closed);
+  }
 }
 
 void client_loop::process_frames(connection& c, const std::uint8_t* data, std::size_t size,
                                  std::uint64_t now) {
   while (size != 0) {
-    frame_result r = decode_frame(data, size, config_.max_payload);
+    frame_result r = decode_frame(data, size, max_wire_payload_, c.pmd != nullptr);
     if (r.status == decode_status::need_more) {
       c.rd_spill.assign(data, size);
       return;
@@ -256,9 +352,10 @@ void client_loop::process_frames(connection& c, const std::uint8_t* data, std::s
           return;
         }
         if (f.fin) {
-          deliver(c, f.op, f.payload, f.size, now);
+          deliver(c, f.op, f.rsv1, f.payload, f.size, now);
         } else {
           c.rd_in_message = true;
+          c.rd_message_compressed = f.rsv1;
           c.rd_message_op = f.op;
           c.rd_message.assign(f.payload, f.size);
         }
@@ -268,14 +365,20 @@ void client_loop::process_frames(connection& c, const std::uint8_t* data, std::s
           finish(c, close_cause::protocol_error, ws_errc::bad_continuation);
           return;
         }
-        if (c.rd_message.size() + f.size > config_.max_payload) {
+        if (f.rsv1) {  // RSV1 belongs on a message's first frame only (RFC 7692 section 6.1)
+          finish(c, close_cause::protocol_error, ws_errc::reserved_bits_set);
+          return;
+        }
+        if (c.rd_message.size() + f.size >
+            (c.rd_message_compressed ? max_wire_payload_ : config_.max_payload)) {
           finish(c, close_cause::protocol_error, ws_errc::frame_too_big);
           return;
         }
         c.rd_message.append(f.payload, f.size);
         if (f.fin) {
           c.rd_in_message = false;
-          deliver(c, c.rd_message_op, c.rd_message.data(), c.rd_message.size(), now);
+          deliver(c, c.rd_message_op, c.rd_message_compressed, c.rd_message.data(),
+                  c.rd_message.size(), now);
           c.rd_message.clear();
         }
         break;
@@ -303,29 +406,68 @@ void client_loop::process_frames(connection& c, const std::uint8_t* data, std::s
   }
 }
 
-void client_loop::deliver(connection& c, ws_opcode op, const std::uint8_t* data, std::size_t size,
-                          std::uint64_t now) {
-  if (c.state == conn_state::open) handler_.on_message(*this, c, op, data, size, now);
+void client_loop::deliver(connection& c, ws_opcode op, bool compressed, const std::uint8_t* data,
+                          std::size_t size, std::uint64_t now) {
+  if (c.state != conn_state::open) return;
+  if (compressed) {  // only with c.pmd: decode_frame() refuses RSV1 otherwise
+    const ws_errc e = c.pmd->rx.inflate(data, size, inflate_buf_, config_.max_payload);
+    if (e != ws_errc::ok) {
+      finish(c, close_cause::protocol_error, e);
+      return;
+    }
+    deflate_counts_.received_wire += size;
+    deflate_counts_.received_raw += inflate_buf_.size();
+    data = inflate_buf_.data();
+    size = inflate_buf_.size();
+  } else if (c.pmd != nullptr) {
+    ++deflate_counts_.received_plain;
+  }
+  handler_.on_message(*this, c, op, data, size, now);
 }
 
 void client_loop::send(connection& c, ws_opcode op, const std::uint8_t* payload, std::size_t size) {
-  if (c.state == conn_state::open) queue_frame(c, op, payload, size);
+  if (c.state != conn_state::open) return;
+  if (c.pmd != nullptr && !is_control(op)) {
+    if (!c.pmd->tx.compress(payload, size, deflate_buf_)) {
+      finish(c, close_cause::protocol_error, ws_errc::deflate_failed);
+      return;
+    }
+    deflate_counts_.sent_raw += size;
+    deflate_counts_.sent_wire += deflate_buf_.size();
+    queue_frame(c, op, deflate_buf_.data(), deflate_buf_.size(), true);
+    return;
+  }
+  queue_frame(c, op, payload, size);
 }
 
 void client_loop::queue_frame(connection& c, ws_opcode op, const std::uint8_t* payload,
-                              std::size_t size) {
+                              std::size_t size, bool rsv1) {
   std::uint8_t* out = c.wr_buf.prepare(max_client_frame_header + size);
   const std::uint32_t key = next_random();
-  const std::size_t header = encode_frame_header(out, op, true, size, key);
+  const std::size_t header = encode_frame_header(out, op, true, size, key, rsv1);
   mask_copy(out + header, payload, size, key);
   c.wr_buf.commit(header + size);
 }
 
 void client_loop::flush(connection& c) {
   if (c.wr_armed || c.fd < 0) return;  // EPOLLOUT will do it
-  const std::size_t pending = c.wr_buf.size() - c.wr_offset;
+  if (c.tls != nullptr) {
+    // The queued frames become records (one SSL_write: a record per 16 KiB), appended to the
+    // ciphertext with whatever the handshake produced.
+    if (!c.wr_buf.empty() && c.tls->established()) {
+      if (!c.tls->write(c.wr_buf.data(), c.wr_buf.size())) {
+        c.tls_error = c.tls->error();
+        finish(c, close_cause::protocol_error, ws_errc::tls_failed);
+        return;
+      }
+      c.wr_buf.clear();
+    }
+    c.tls->take(c.tls_wr);
+  }
+  byte_buffer& wire = c.tls != nullptr ? c.tls_wr : c.wr_buf;
+  const std::size_t pending = wire.size() - c.wr_offset;
   if (pending == 0) return;
-  ssize_t n = ::send(c.fd, c.wr_buf.data() + c.wr_offset, pending, MSG_NOSIGNAL);
+  ssize_t n = ::send(c.fd, wire.data() + c.wr_offset, pending, MSG_NOSIGNAL);
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) {
       n = 0;
@@ -336,8 +478,8 @@ void client_loop::flush(connection& c) {
     }
   }
   c.wr_offset += static_cast<std::size_t>(n);
-  if (c.wr_offset == c.wr_buf.size()) {
-    c.wr_buf.clear();
+  if (c.wr_offset == wire.size()) {
+    wire.clear();
     c.wr_offset = 0;
   } else {
     c.wr_armed = true;
@@ -357,6 +499,20 @@ void client_loop::finish(connection& c, close_cause cause, ws_errc detail) {
   if (c.state == conn_state::connecting || c.state == conn_state::handshaking) --connecting_;
   if (c.state == conn_state::closing) --closing_;
   c.state = conn_state::closed;
+  if (c.tls != nullptr) {
+    // Ending it ourselves: close_notify, best effort, so the server sees a clean TLS close.
+    if (cause == close_cause::local && c.fd >= 0 && c.tls->established()) {
+      c.tls->shutdown();
+      c.tls->take(c.tls_wr);
+      if (c.tls_wr.size() > c.wr_offset) {
+        ::send(c.fd, c.tls_wr.data() + c.wr_offset, c.tls_wr.size() - c.wr_offset,
+               MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+    }
+    c.tls.reset();
+    c.tls_wr.release();
+  }
+  c.pmd.reset();
   if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
   c.fd = -1;
   c.rd_spill.release();

@@ -5,8 +5,9 @@
 // between loops (the caller publishes counters itself), so the data path takes no lock.
 //
 // Life of a connection: waiting -> connecting (non-blocking connect from its source address) ->
-// handshaking (GET sent, response parsed by ws_client) -> open (frames both ways) -> closing (our
-// close frame sent, waiting for the peer's) -> closed. At most `max_connecting` connections are
+// handshaking (with --tls the TLS handshake first; then the GET sent, response parsed by
+// ws_client) -> open (frames both ways) -> closing (our close frame sent, waiting for the
+// peer's) -> closed. At most `max_connecting` connections are
 // connecting or handshaking at once, so opening tens of thousands does not overflow the server's
 // accept queue (an overflow costs a SYN retransmission: a second or more per connection).
 //
@@ -17,8 +18,20 @@
 // in one send() afterwards (a cork); EPOLLOUT is armed only while the kernel refuses bytes. Pings
 // are answered, a close is answered and the socket closed.
 //
+// TLS (--tls, tls_client.hpp): the same system calls. A read() brings ciphertext into a second
+// per-loop buffer, OpenSSL's memory BIO takes it, and the plaintext records it completes are
+// decrypted into the read buffer, where frames are handled as above. At flush, the write buffer
+// (plaintext frames) is encrypted in one SSL_write (one record up to 16 KiB) into the
+// connection's ciphertext buffer, which leaves in one send().
+//
+// permessage-deflate (--deflate, pmd.hpp): send() compresses a data message into a per-loop
+// buffer and frames that with RSV1; a received message with RSV1 is inflated into another
+// per-loop buffer and handed to the handler as if it had arrived uncompressed. Control frames
+// are never compressed (RFC 7692 section 6.1).
+//
 // Memory: the spill and the write buffer are reserved when the connection is set up, with sizes
-// the mode gives, and reused; in steady state nothing is allocated per message.
+// the mode gives, and reused; in steady state nothing is allocated per message (OpenSSL's
+// record buffers and zlib's streams are per connection and set up once too).
 //
 // Thread safety: a client_loop, its connections and its handler are used by one thread; only
 // `stop` (read with relaxed loads) is shared.
@@ -26,7 +39,10 @@
 // Hot path: on_readable(), process_frames(), send(), flush().
 #pragma once
 
+#include "apps/swbench/byte_buffer.hpp"
 #include "apps/swbench/options.hpp"
+#include "apps/swbench/pmd.hpp"
+#include "apps/swbench/tls_client.hpp"
 #include "apps/swbench/ws_client.hpp"
 
 #include <algorithm>
@@ -35,46 +51,10 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace switchboard::swbench {
-
-// A growable byte array that does not zero what it grows into (std::vector<uint8_t>::resize
-// would, once per message).
-class byte_buffer {
- public:
-  std::uint8_t* data() noexcept { return data_.get(); }
-  const std::uint8_t* data() const noexcept { return data_.get(); }
-  std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
-  void clear() noexcept { size_ = 0; }
-  void reserve(std::size_t capacity);
-  void release() noexcept {
-    data_.reset();
-    size_ = capacity_ = 0;
-  }
-  // Makes room for `n` more bytes and returns where they go; commit(n) then counts them.
-  std::uint8_t* prepare(std::size_t n) {
-    if (size_ + n > capacity_) reserve(std::max(size_ + n, capacity_ * 2));
-    return data_.get() + size_;
-  }
-  void commit(std::size_t n) noexcept { size_ += n; }
-  void assign(const std::uint8_t* p, std::size_t n) {
-    size_ = 0;
-    append(p, n);
-  }
-  void append(const std::uint8_t* p, std::size_t n) {
-    std::memcpy(prepare(n), p, n);
-    commit(n);
-  }
-  // Drops the first n bytes.
-  void consume(std::size_t n) noexcept;
-
- private:
-  std::unique_ptr<std::uint8_t[]> data_;
-  std::size_t size_ = 0;
-  std::size_t capacity_ = 0;
-};
 
 enum class conn_state : std::uint8_t { waiting, connecting, handshaking, open, closing, closed };
 
@@ -95,8 +75,9 @@ struct connection {
   std::uint32_t slot = 0;  // index in this loop; modes keep per-connection state by slot
   int fd = -1;
   conn_state state = conn_state::waiting;
-  bool wr_armed = false;       // EPOLLOUT is registered: the kernel refused bytes
-  bool rd_in_message = false;  // a fragmented message is being assembled in rd_message
+  bool wr_armed = false;               // EPOLLOUT is registered: the kernel refused bytes
+  bool rd_in_message = false;          // a fragmented message is being assembled in rd_message
+  bool rd_message_compressed = false;  // its first frame had RSV1
   ws_opcode rd_message_op = ws_opcode::text;  // its opcode
   std::uint32_t source_ip = 0;                // host order; 0: any
   int sys_error = 0;  // errno of the failure that ended it (connect, read, send), or 0
@@ -104,8 +85,12 @@ struct connection {
   handshake_key key{};                // this connection's Sec-WebSocket-Key and expected accept
   byte_buffer rd_spill;       // bytes of a handshake response or frame cut by a read boundary
   byte_buffer rd_message;     // fragmented message payload
-  byte_buffer wr_buf;         // bytes queued for send()
-  std::size_t wr_offset = 0;  // bytes of wr_buf already sent
+  byte_buffer wr_buf;         // bytes queued for send() (TLS: plaintext, encrypted at flush)
+  std::size_t wr_offset = 0;  // bytes of wr_buf (TLS: tls_wr) already sent
+  std::unique_ptr<tls_session> tls;  // --tls: the connection's TLS session
+  byte_buffer tls_wr;                // --tls: ciphertext queued for send()
+  unsigned long tls_error = 0;       // the OpenSSL error that ended it, or 0
+  std::unique_ptr<pmd_state> pmd;    // permessage-deflate negotiated: its streams
 };
 
 class client_loop;
@@ -134,6 +119,18 @@ struct loop_config {
   std::size_t max_payload = 16u << 20;    // largest data frame or message accepted
   std::size_t wr_reserve = 0;             // write buffer bytes reserved per connection
   std::size_t rd_reserve = 0;             // spill bytes reserved per connection
+  bool tls = false;                       // wss: TLS under the WebSocket bytes
+  bool deflate = false;                   // offer (and require) permessage-deflate
+  int deflate_level = 6;                  // our compressor's zlib level and memLevel
+  int deflate_mem_level = 8;
+};
+
+// Byte counts of compressed messages, for the report: data message payloads before
+// compression and after (as framed), each way.
+struct deflate_counts {
+  std::uint64_t sent_raw = 0, sent_wire = 0;
+  std::uint64_t received_raw = 0, received_wire = 0;  // messages with RSV1
+  std::uint64_t received_plain = 0;                   // messages the server sent uncompressed
 };
 
 class client_loop {
@@ -166,17 +163,31 @@ class client_loop {
   std::size_t size() const noexcept { return conns_.size(); }
   connection& at(std::size_t slot) noexcept { return conns_[slot]; }
 
+  const deflate_counts& compression() const noexcept { return deflate_counts_; }
+  // What the first connection to open agreed: the TLS protocol and cipher, and the response's
+  // Sec-WebSocket-Extensions value as swbench understood it. Empty when not in use.
+  const std::string& tls_description() const noexcept { return tls_description_; }
+  const std::string& deflate_description() const noexcept { return deflate_description_; }
+
  private:
   void start_connects();
   void on_event(connection& c, std::uint32_t events);
   void on_connected(connection& c);
+  // Sends the upgrade request (after the TLS handshake with --tls).
+  void send_upgrade(connection& c);
   void on_readable(connection& c);
+  // --tls: turns ciphertext read from the socket into plaintext at `out` (at most `capacity`
+  // bytes); returns the plaintext size, or -1 when c was finished or there is nothing to do yet.
+  // `closed` reports the peer's close_notify.
+  long on_tls_bytes(connection& c, const std::uint8_t* data, std::size_t size, std::uint8_t* out,
+                    std::size_t capacity, bool& closed);
   void on_writable(connection& c);
   // Handles the frames in [data, data + size); keeps a trailing partial frame in the spill.
   void process_frames(connection& c, const std::uint8_t* data, std::size_t size, std::uint64_t now);
-  void deliver(connection& c, ws_opcode op, const std::uint8_t* data, std::size_t size,
-               std::uint64_t now);
-  void queue_frame(connection& c, ws_opcode op, const std::uint8_t* payload, std::size_t size);
+  void deliver(connection& c, ws_opcode op, bool compressed, const std::uint8_t* data,
+               std::size_t size, std::uint64_t now);
+  void queue_frame(connection& c, ws_opcode op, const std::uint8_t* payload, std::size_t size,
+                   bool rsv1 = false);
   void set_events(connection& c, std::uint32_t events);
   // Closes c's socket. Tells the handler unless the cause is `local`.
   void finish(connection& c, close_cause cause, ws_errc detail = ws_errc::ok);
@@ -189,8 +200,16 @@ class client_loop {
   std::size_t next_to_open_ = 0;            // first slot still waiting
   std::uint32_t connecting_ = 0;            // slots connecting or handshaking
   std::uint32_t closing_ = 0;               // slots closing (close_all)
-  std::unique_ptr<std::uint8_t[]> rd_buf_;  // the loop's read buffer
+  std::unique_ptr<std::uint8_t[]> rd_buf_;  // the loop's read buffer (TLS: plaintext)
   std::size_t rd_buf_size_ = 0;
+  std::size_t max_wire_payload_ = 0;             // frame payload limit (compressed: a bit more)
+  std::unique_ptr<tls_client_context> tls_ctx_;  // --tls
+  std::unique_ptr<std::uint8_t[]> tls_rd_buf_;   // --tls: ciphertext of one read()
+  byte_buffer deflate_buf_;                      // --deflate: the message being sent
+  byte_buffer inflate_buf_;                      // --deflate: the message received
+  deflate_counts deflate_counts_;
+  std::string tls_description_;
+  std::string deflate_description_;
   std::uint64_t rng_;  // xorshift64 state: mask keys and handshake keys
 };
 

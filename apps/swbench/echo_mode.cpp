@@ -47,6 +47,136 @@ bool check_tag(const std::uint8_t* p, std::size_t size, std::uint64_t tag) {
   return true;
 }
 
+// splitmix64's finalizer: the per-message values of the JSON payload.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15u;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9u;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBu;
+  return x ^ (x >> 31);
+}
+
+// The messages of a --deflate run: JSON-like text that compresses the way real traffic does
+// (a fixed structure, with numbers and names that change in every message), cut to exactly
+// --size bytes and still valid JSON:
+//
+//   {"id":"TAG.....","seq":00001234,"type":"quote","items":[{"sym":"EURUSD","px":1.08423,
+//    "qty":250613,"side":"bid"},...],"note":"Quarterly volumes were steady; ..."}
+//
+// Built once as a template and a list of fields at fixed offsets; each message rewrites the
+// fields from its tag (the echo check's connection id and sequence number): the tag itself
+// (8 base64 digits), the sequence number, and per item a currency pair out of 8, a 5-digit
+// price, a 6-digit quantity and bid or ask. The rest repeats, as field names and boilerplate
+// do. Items are added while they fit (8 at 512 bytes, none at 32), then the note fills what
+// is left with prose (spaces when fewer than 11 bytes are left). Below 17 bytes there is no
+// room for the JSON and the plain payload is used.
+class json_payload {
+ public:
+  explicit json_payload(std::size_t size) {
+    if (size < min_size) return;
+    auto fits = [&](std::size_t n) { return text_.size() + n + 1 <= size; };  // 1: the '}'
+    text_ = "{\"id\":\"";
+    add_field(kind::tag, tag_size);
+    text_ += "\"";
+    if (fits(15)) {
+      text_ += ",\"seq\":";
+      add_field(kind::seq, 8);
+    }
+    if (fits(15)) text_ += ",\"type\":\"quote\"";
+    constexpr std::size_t item_size =
+        55;  // {"sym":"EURUSD","px":1.08423,"qty":250613,"side":"bid"}
+    if (fits(10 + item_size + 1)) {
+      text_ += ",\"items\":[";
+      bool first = true;
+      while (fits(item_size + (first ? 0 : 1) + 1)) {
+        if (!first) text_ += ",";
+        first = false;
+        text_ += "{\"sym\":\"";
+        add_field(kind::symbol, 6);
+        text_ += "\",\"px\":1.";
+        add_field(kind::digits, 5);
+        text_ += ",\"qty\":";
+        add_field(kind::number, 6);
+        text_ += ",\"side\":\"";
+        add_field(kind::side, 3);
+        text_ += "\"}";
+      }
+      text_ += "]";
+    }
+    static constexpr char prose[] =
+        "Quarterly volumes were steady; spreads widened slightly after the open and liquidity "
+        "returned before noon, with most desks quoting both sides through the close. ";
+    const std::size_t left = size - 1 - text_.size();
+    if (left >= 11) {
+      text_ += ",\"note\":\"";
+      for (std::size_t i = 0; i < left - 10; ++i)
+        text_ += prose[i % (sizeof prose - 1)];
+      text_ += "\"";
+    } else {
+      text_.append(left, ' ');
+    }
+    text_ += "}";
+  }
+
+  bool enabled() const { return !text_.empty(); }
+  const std::string& text() const { return text_; }
+
+  // Rewrites the fields of `p` (a copy of text()) for the message with tag `tag`.
+  void write(std::uint8_t* p, std::uint64_t tag) const {
+    static constexpr char symbols[8][7] = {"EURUSD", "GBPUSD", "USDJPY", "AUDUSD",
+                                           "USDCHF", "EURGBP", "NZDUSD", "USDCAD"};
+    std::uint64_t h = tag;
+    for (const field& f : fields_) {
+      std::uint8_t* q = p + f.offset;
+      switch (f.what) {
+        case kind::tag:
+          write_tag(q, tag_size, tag);
+          break;
+        case kind::seq:  // JSON numbers have no leading zero
+          write_digits(q, f.width, tag % 90000000 + 10000000);
+          break;
+        case kind::digits:
+          h = mix(h);
+          write_digits(q, f.width, h);
+          break;
+        case kind::number:  // digits without a leading zero
+          h = mix(h);
+          write_digits(q, f.width, h);
+          q[0] = static_cast<std::uint8_t>('1' + (h >> 40) % 9);
+          break;
+        case kind::symbol:
+          h = mix(h);
+          std::memcpy(q, symbols[h & 7], 6);
+          break;
+        case kind::side:
+          std::memcpy(q, (h >> 8) & 1 ? "bid" : "ask", 3);  // the symbol's value, other bits
+          break;
+      }
+    }
+  }
+
+ private:
+  static constexpr std::size_t min_size = 17;  // {"id":"TAG....."}
+  enum class kind : std::uint8_t { tag, seq, digits, number, symbol, side };
+  struct field {
+    std::uint32_t offset;
+    kind what;
+    std::uint8_t width;
+  };
+
+  void add_field(kind what, std::uint8_t width) {
+    fields_.push_back({static_cast<std::uint32_t>(text_.size()), what, width});
+    text_.append(width, '0');
+  }
+
+  static void write_digits(std::uint8_t* q, std::size_t width, std::uint64_t v) {
+    for (std::size_t i = width; i-- > 0; v /= 10)
+      q[i] = static_cast<std::uint8_t>('0' + v % 10);
+  }
+
+  std::string text_;
+  std::vector<field> fields_;
+};
+
 struct echo_errors {
   std::uint64_t bad_echo = 0;  // wrong opcode, length or contents
   std::uint64_t connect_failed = 0;
@@ -78,10 +208,14 @@ class echo_worker final : public session_handler {
         progress_(progress),
         clock_(clock),
         loop_(config, *this),
-        payload_(opt.size) {
+        payload_(opt.size),
+        json_(opt.deflate ? opt.size : 0),
+        full_check_(opt.tls || opt.deflate) {
     for (std::size_t i = 0; i < payload_.size(); ++i) {
       payload_[i] = static_cast<std::uint8_t>('a' + i % 26);
     }
+    if (json_.enabled()) std::memcpy(payload_.data(), json_.text().data(), payload_.size());
+    expected_ = payload_;
   }
 
   void add_connection(std::uint32_t id) {
@@ -99,6 +233,7 @@ class echo_worker final : public session_handler {
   std::uint64_t measured() const { return measured_; }
   const latency_histogram& latency() const { return latency_; }
   const echo_errors& errors() const { return errors_; }
+  const client_loop& loop() const { return loop_; }
 
   void on_open(client_loop& loop, connection& c, std::uint64_t now) override {
     ++open_;
@@ -112,9 +247,14 @@ class echo_worker final : public session_handler {
     conn_echo& e = conns_[c.slot];
     const std::uint64_t seq = e.received++;
     const std::uint64_t sent_at = sent_at_[std::size_t{c.slot} * opt_.depth + seq % opt_.depth];
-    const bool ok = op == op_ && size == payload_.size() &&
-                    check_tag(data, size, make_tag(c.id, seq)) &&
-                    (size <= tag_size || data[size - 1] == payload_[size - 1]);
+    bool ok;
+    if (full_check_) {  // --tls, --deflate: the whole echo, byte for byte
+      write_message(expected_.data(), make_tag(c.id, seq));
+      ok = op == op_ && size == expected_.size() && std::memcmp(data, expected_.data(), size) == 0;
+    } else {
+      ok = op == op_ && size == payload_.size() && check_tag(data, size, make_tag(c.id, seq)) &&
+           (size <= tag_size || data[size - 1] == payload_[size - 1]);
+    }
     if (!ok) bad_echo(c, op, size, seq);
     ++completed_;
     if (now >= window_begin_ && now < window_end_) {
@@ -154,6 +294,7 @@ class echo_worker final : public session_handler {
       if (c.peer_close_code != 0) {
         errors_.first += " (close " + std::to_string(c.peer_close_code) + ")";
       }
+      if (c.tls_error != 0) errors_.first += " (" + tls_error_string(c.tls_error) + ")";
     }
   }
 
@@ -189,9 +330,18 @@ class echo_worker final : public session_handler {
   void send_next(client_loop& loop, connection& c, std::uint64_t now) {
     conn_echo& e = conns_[c.slot];
     sent_at_[std::size_t{c.slot} * opt_.depth + e.sent % opt_.depth] = now;
-    write_tag(payload_.data(), payload_.size(), make_tag(c.id, e.sent));
+    write_message(payload_.data(), make_tag(c.id, e.sent));
     loop.send(c, op_, payload_.data(), payload_.size());
     ++e.sent;
+  }
+
+  // Writes the variable part of message `tag` into p (which holds the others' constant part).
+  void write_message(std::uint8_t* p, std::uint64_t tag) const {
+    if (json_.enabled()) {
+      json_.write(p, tag);
+    } else {
+      write_tag(p, payload_.size(), tag);
+    }
   }
 
   void bad_echo(const connection& c, ws_opcode op, std::size_t size, std::uint64_t seq) {
@@ -219,7 +369,10 @@ class echo_worker final : public session_handler {
   worker_progress& progress_;
   const run_clock& clock_;
   client_loop loop_;
-  std::vector<std::uint8_t> payload_;   // the next message: tag, then filler
+  std::vector<std::uint8_t> payload_;   // the next message: tag, then filler (or JSON)
+  const json_payload json_;             // --deflate: the JSON-like messages
+  const bool full_check_;               // compare whole echoes, not only tag and last byte
+  std::vector<std::uint8_t> expected_;  // full_check_: the echo expected next
   std::vector<conn_echo> conns_;        // by slot
   std::vector<std::uint64_t> sent_at_;  // by slot * depth + seq % depth: send times in flight
   std::uint64_t window_begin_ = ~std::uint64_t{0};
@@ -258,12 +411,19 @@ int run_echo(const options& opt) {
   config.max_payload = std::max<std::size_t>(opt.size, max_control_payload);
   config.wr_reserve = opt.depth * (max_client_frame_header + opt.size) + 256;
   config.rd_reserve = max_client_frame_header + opt.size;
+  config.tls = opt.tls;
+  config.deflate = opt.deflate;
 
   std::vector<worker_progress> progress(opt.threads);
   run_clock clock;
   std::vector<std::unique_ptr<echo_worker>> workers;
-  for (unsigned t = 0; t < opt.threads; ++t) {
-    workers.push_back(std::make_unique<echo_worker>(opt, config, progress[t], clock));
+  try {
+    for (unsigned t = 0; t < opt.threads; ++t) {
+      workers.push_back(std::make_unique<echo_worker>(opt, config, progress[t], clock));
+    }
+  } catch (const std::exception& e) {  // the TLS context
+    std::fprintf(stderr, "swbench: %s\n", e.what());
+    return 2;
   }
   for (std::uint32_t id = 0; id < opt.connections; ++id) {
     workers[id % opt.threads]->add_connection(id);
@@ -279,11 +439,28 @@ int run_echo(const options& opt) {
   std::uint64_t measured = 0;
   latency_histogram latency;
   echo_errors errors;
+  deflate_counts compression;
+  std::string tls_description, deflate_description;
   for (const auto& w : workers) {
     measured += w->measured();
     latency.merge(w->latency());
     errors.merge(w->errors());
+    const client_loop& loop = w->loop();
+    compression.sent_raw += loop.compression().sent_raw;
+    compression.sent_wire += loop.compression().sent_wire;
+    compression.received_raw += loop.compression().received_raw;
+    compression.received_wire += loop.compression().received_wire;
+    compression.received_plain += loop.compression().received_plain;
+    if (tls_description.empty()) tls_description = loop.tls_description();
+    if (deflate_description.empty()) deflate_description = loop.deflate_description();
   }
+  // Compressed bytes per uncompressed byte, each way (whole run, warmup included).
+  const double sent_ratio =
+      compression.sent_raw ? static_cast<double>(compression.sent_wire) / compression.sent_raw : 0;
+  const double received_ratio =
+      compression.received_raw
+          ? static_cast<double>(compression.received_wire) / compression.received_raw
+          : 0;
 
   const double rate = window.seconds > 0 ? static_cast<double>(measured) / window.seconds : 0;
   const double per_server_cpu =
@@ -296,9 +473,23 @@ int run_echo(const options& opt) {
                         (window.server_measured ? window.server_cpu_s : 0.0));
   const double other_util = window.seconds > 0 ? other_cpu_s / window.seconds : 0;
 
-  std::printf("echo %s  connections %u (%u open)  %u B %s  depth %u  threads %u\n", opt.url.c_str(),
-              opt.connections, window.open_at_begin, opt.size, opt.binary ? "binary" : "text",
-              opt.depth, opt.threads);
+  std::printf("echo %s  connections %u (%u open)  %u B %s  depth %u  threads %u%s%s\n",
+              opt.url.c_str(), opt.connections, window.open_at_begin, opt.size,
+              opt.binary ? "binary" : "text", opt.depth, opt.threads, opt.tls ? "  tls" : "",
+              opt.deflate ? "  permessage-deflate" : "");
+  if (opt.tls) {
+    std::printf("  tls           %s (server certificate not verified)\n",
+                tls_description.empty() ? "no session established" : tls_description.c_str());
+  }
+  if (opt.deflate) {
+    std::printf("  deflate       %s\n",
+                deflate_description.empty() ? "not negotiated" : deflate_description.c_str());
+    std::printf(
+        "  compressed    sent %.3f of the payload bytes (%s payload), received %.3f; %llu "
+        "messages arrived uncompressed\n",
+        sent_ratio, opt.size >= 17 ? "JSON-like" : "plain", received_ratio,
+        static_cast<unsigned long long>(compression.received_plain));
+  }
   if (!window.started) {
     std::printf("  no connection open when the window was to start: %s\n", errors.first.c_str());
   } else {
@@ -378,6 +569,14 @@ int run_echo(const options& opt) {
         .add("errors_protocol", errors.protocol_error)
         .add("errors_closed", errors.closed)
         .add("first_error", errors.first);
+    if (opt.tls) j.add("tls", true).add("tls_session", tls_description);
+    if (opt.deflate) {
+      j.add("deflate", true)
+          .add("deflate_params", deflate_description)
+          .add("deflate_sent_ratio", sent_ratio)
+          .add("deflate_received_ratio", received_ratio)
+          .add("deflate_received_uncompressed", compression.received_plain);
+    }
     if (!write_file(opt.json_path, j.str())) {
       std::fprintf(stderr, "swbench: cannot write %s\n", opt.json_path.c_str());
       return 1;

@@ -5,6 +5,7 @@
 // client_loop per --threads with its own session_handler and lets driver.hpp run the phases.
 // See tests/bench/README.md for how the benchmarks use it.
 #include "apps/swbench/echo_mode.hpp"
+#include "apps/swbench/fanout_mode.hpp"
 #include "apps/swbench/net.hpp"
 #include "apps/swbench/options.hpp"
 
@@ -27,6 +28,8 @@ struct mode_entry {
 
 constexpr mode_entry modes[] = {
     {"echo", run_echo, "closed-loop echo round trips, --depth messages in flight per connection"},
+    {"fanout", run_fanout,
+     "1 publisher to --connections subscribers on one channel: deliveries/s, latency, losses"},
 };
 
 void usage(std::FILE* out) {
@@ -38,11 +41,28 @@ void usage(std::FILE* out) {
   std::fprintf(
       out,
       "options:\n"
-      "  --url ws://HOST:PORT/PATH   server (default ws://127.0.0.1:8080/echo)\n"
+      "  --url ws://HOST:PORT/PATH   server (default ws://127.0.0.1:8080/echo); wss:// = --tls\n"
       "  --connections N             connections (default 100)\n"
       "  --size BYTES                payload bytes per message (default 32)\n"
       "  --depth K                   messages in flight per connection (default 1)\n"
       "  --binary                    binary frames (default text)\n"
+      "  --tls                       wss: TLS (OpenSSL, memory BIOs, protocol and cipher "
+      "OpenSSL's\n"
+      "                              defaults). The server's certificate is NOT verified: this is\n"
+      "                              for benchmarks against throwaway certificates only\n"
+      "  --deflate                   permessage-deflate (RFC 7692): offer it with\n"
+      "                              client_max_window_bits, require the server to accept, "
+      "compress\n"
+      "                              every message (zlib level 6, memLevel 8) and inflate RSV1 "
+      "ones,\n"
+      "                              with context takeover as negotiated. Payloads become "
+      "JSON-like\n"
+      "                              text: "
+      "{\"id\":TAG,\"seq\":...,\"items\":[{\"sym\":...,\"px\":...,\n"
+      "                              \"qty\":...,\"side\":...},...],\"note\":...} cut to --size, "
+      "whose\n"
+      "                              numbers and symbols change with every message; echoes are\n"
+      "                              compared byte for byte\n"
       "  --duration SECONDS          measured window (default 10)\n"
       "  --warmup SECONDS            unmeasured load before it (default 2)\n"
       "  --threads N                 client threads, one epoll loop each (default 1)\n"
@@ -51,7 +71,16 @@ void usage(std::FILE* out) {
       "  --json FILE                 write the results as JSON\n"
       "  --connect-timeout SECONDS   time allowed for opening all connections (default 30)\n"
       "  --max-connecting N          connects+handshakes in flight per thread (default 256)\n"
-      "  --quiet                     no progress line on stderr\n");
+      "  --quiet                     no progress line on stderr\n"
+      "fanout options (--connections = subscribers, plus 1 publisher; --size >= 38, the payload\n"
+      "inside the dialect's envelope, carrying a sequence and the send time):\n"
+      "  --dialect sgc|raw|socketio  sgc: sgc@subscribe / sgc@publish on channel \"bench\" (the\n"
+      "                              daemon's /sgc); raw: a broadcast server, every message a\n"
+      "                              publish; socketio: socket.io v4 over the WebSocket transport\n"
+      "                              (URL .../socket.io/?EIO=4&transport=websocket), emits\n"
+      "                              join/pub, receives msg (default sgc)\n"
+      "  --rate N                    publishes per second, paced (default 1000); 0: as fast as\n"
+      "                              subscribers take them, --depth publishes in flight\n");
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -124,10 +153,18 @@ options parse(int argc, char** argv) {
       opt.json_path = value();
     } else if (name == "--connect-timeout") {
       opt.connect_timeout_s = to_seconds(name, value(), 0.1);
+    } else if (name == "--dialect") {  // fanout
+      opt.dialect = value();
+    } else if (name == "--rate") {  // fanout
+      opt.rate = static_cast<double>(to_uint(name, value(), 0, 100000000));
     } else if (name == "--max-connecting") {
       opt.max_connecting = static_cast<std::uint32_t>(to_uint(name, value(), 1, 1000000));
     } else if (name == "--binary" && !has_inline) {
       opt.binary = true;
+    } else if (name == "--tls" && !has_inline) {
+      opt.tls = true;
+    } else if (name == "--deflate" && !has_inline) {
+      opt.deflate = true;
     } else if (name == "--quiet" && !has_inline) {
       opt.progress = false;
     } else if (name == "--help" || name == "-h") {
@@ -139,6 +176,7 @@ options parse(int argc, char** argv) {
   }
   std::string error = parse_ws_url(opt.url, opt.target);
   if (!error.empty()) fail("--url: " + error);
+  opt.tls = opt.tls || opt.target.tls;
   if (opt.threads > opt.connections) opt.threads = opt.connections;
   return opt;
 }

@@ -25,18 +25,18 @@ bool parse_ipv4(const std::string& text, std::uint32_t& out) {
 }  // namespace
 
 std::string parse_ws_url(const std::string& url, ws_target& out) {
-  const std::string scheme = "ws://";
-  if (url.compare(0, scheme.size(), scheme) != 0) {
-    return "only ws:// URLs are supported: " + url;
+  out.tls = url.compare(0, 6, "wss://") == 0;
+  if (!out.tls && url.compare(0, 5, "ws://") != 0) {
+    return "only ws:// and wss:// URLs are supported: " + url;
   }
-  std::string rest = url.substr(scheme.size());
+  std::string rest = url.substr(out.tls ? 6 : 5);
   std::size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   out.path = slash == std::string::npos ? "/" : rest.substr(slash);
 
   std::size_t colon = authority.rfind(':');
   std::string host = colon == std::string::npos ? authority : authority.substr(0, colon);
-  unsigned long port = 80;
+  unsigned long port = out.tls ? 443 : 80;
   if (colon != std::string::npos) {
     char* end = nullptr;
     port = std::strtoul(authority.c_str() + colon + 1, &end, 10);

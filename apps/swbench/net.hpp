@@ -16,7 +16,8 @@
 
 namespace switchboard::swbench {
 
-// Parses ws://HOST:PORT/PATH (HOST an IPv4 literal or "localhost"; PATH defaults to "/").
+// Parses ws://HOST:PORT/PATH or wss://... (HOST an IPv4 literal or "localhost"; PATH defaults
+// to "/"; PORT to 80 or 443).
 // Returns an empty string on success, otherwise what is wrong.
 std::string parse_ws_url(const std::string& url, ws_target& out);
 

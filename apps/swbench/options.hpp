@@ -9,11 +9,12 @@
 
 namespace switchboard::swbench {
 
-// Where the WebSocket server is, from --url ws://HOST:PORT/PATH.
+// Where the WebSocket server is, from --url ws://HOST:PORT/PATH (or wss://).
 struct ws_target {
   sockaddr_in addr{};  // server address (IPv4; swbench stays on loopback)
   std::string host;    // Host header value, "HOST:PORT"
   std::string path;    // request target, "/echo"
+  bool tls = false;    // the URL said wss://
 };
 
 struct options {
@@ -26,6 +27,8 @@ struct options {
   double duration_s = 10;                        // --duration: measured window
   double warmup_s = 2;                           // --warmup: after all connections are open
   bool binary = false;                           // --binary: binary frames instead of text
+  bool tls = false;                              // --tls (or a wss:// URL): TLS, no verification
+  bool deflate = false;                          // --deflate: permessage-deflate, JSON payloads
   std::vector<std::uint32_t> source_ips;         // --source-ips, host order; empty: any
   int server_pid = 0;                            // --server-pid: for server CPU and RSS
   std::string json_path;                         // --json FILE
@@ -33,6 +36,9 @@ struct options {
   double connect_timeout_s = 30;                 // --connect-timeout: for opening them all
   std::uint32_t max_connecting = 256;            // --max-connecting: per thread, in flight
   bool progress = true;                          // --quiet turns the per-second line off
+  // fanout (fanout_mode.hpp): --connections counts the subscribers, --depth bounds --rate 0.
+  std::string dialect = "sgc";  // --dialect: sgc, raw or socketio
+  double rate = 1000;           // --rate: publishes per second; 0: as fast as --depth allows
 };
 
 }  // namespace switchboard::swbench

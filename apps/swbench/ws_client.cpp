@@ -54,6 +54,79 @@ handshake_result handshake_error(ws_errc e) {
   return {decode_status::error, e, 0};
 }
 
+// One `name[=value]` parameter of an extension element; a quoted value is unquoted (the
+// values RFC 7692 defines are digits, so there is nothing to unescape).
+struct ext_param {
+  std::string_view name;
+  std::string_view value;
+  bool has_value = false;
+};
+
+ext_param split_param(std::string_view text) {
+  ext_param p;
+  std::size_t eq = text.find('=');
+  p.name = trim(text.substr(0, eq));
+  if (eq != std::string_view::npos) {
+    p.has_value = true;
+    p.value = trim(text.substr(eq + 1));
+    if (p.value.size() >= 2 && p.value.front() == '"' && p.value.back() == '"') {
+      p.value = p.value.substr(1, p.value.size() - 2);
+    }
+  }
+  return p;
+}
+
+// A window bits value, 8..15 in decimal without leading zeros; 0 when invalid.
+std::uint8_t window_bits_value(const ext_param& p) {
+  if (!p.has_value) return 0;
+  if (p.value.size() == 1 && p.value[0] >= '8' && p.value[0] <= '9') {
+    return static_cast<std::uint8_t>(p.value[0] - '0');
+  }
+  if (p.value.size() == 2 && p.value[0] == '1' && p.value[1] >= '0' && p.value[1] <= '5') {
+    return static_cast<std::uint8_t>(10 + p.value[1] - '0');
+  }
+  return 0;
+}
+
+// Reads one Sec-WebSocket-Extensions value of the response into `out` (section 7.1). We
+// offered one extension, so the value must be one permessage-deflate element; each parameter
+// at most once, window bits 8..15 with a value (client_max_window_bits too: in a response it
+// states the limit).
+ws_errc parse_deflate_response(std::string_view value, deflate_params& out) {
+  value = trim(value);
+  if (value.find(',') != std::string_view::npos) return ws_errc::bad_extension;
+  std::size_t semi = value.find(';');
+  if (!iequals(trim(value.substr(0, semi)), "permessage-deflate")) {
+    return ws_errc::unrequested_extension;
+  }
+  if (out.accepted) return ws_errc::bad_extension;  // a second header accepting it again
+  out.accepted = true;
+  bool seen_server_bits = false, seen_client_bits = false;
+  while (semi != std::string_view::npos) {
+    value.remove_prefix(semi + 1);
+    semi = value.find(';');
+    const ext_param p = split_param(value.substr(0, semi));
+    if (iequals(p.name, "server_no_context_takeover")) {
+      if (p.has_value || out.server_no_context_takeover) return ws_errc::bad_extension;
+      out.server_no_context_takeover = true;
+    } else if (iequals(p.name, "client_no_context_takeover")) {
+      if (p.has_value || out.client_no_context_takeover) return ws_errc::bad_extension;
+      out.client_no_context_takeover = true;
+    } else if (iequals(p.name, "server_max_window_bits")) {
+      out.server_max_window_bits = window_bits_value(p);
+      if (seen_server_bits || out.server_max_window_bits == 0) return ws_errc::bad_extension;
+      seen_server_bits = true;
+    } else if (iequals(p.name, "client_max_window_bits")) {
+      out.client_max_window_bits = window_bits_value(p);
+      if (seen_client_bits || out.client_max_window_bits == 0) return ws_errc::bad_extension;
+      seen_client_bits = true;
+    } else {
+      return ws_errc::bad_extension;
+    }
+  }
+  return ws_errc::ok;
+}
+
 frame_result frame_error(ws_errc e) {
   frame_result r;
   r.status = decode_status::error;
@@ -99,6 +172,16 @@ const char* to_string(ws_errc e) noexcept {
       return "frame_too_big";
     case ws_errc::bad_continuation:
       return "bad_continuation";
+    case ws_errc::extension_declined:
+      return "extension_declined";
+    case ws_errc::bad_extension:
+      return "bad_extension";
+    case ws_errc::inflate_failed:
+      return "inflate_failed";
+    case ws_errc::deflate_failed:
+      return "deflate_failed";
+    case ws_errc::tls_failed:
+      return "tls_failed";
   }
   return "unknown";
 }
@@ -121,7 +204,7 @@ handshake_key make_handshake_key(std::uint64_t random_hi, std::uint64_t random_l
 }
 
 std::string make_handshake_request(const std::string& host, const std::string& path,
-                                   const handshake_key& key) {
+                                   const handshake_key& key, bool offer_deflate) {
   std::string r;
   r.reserve(160 + host.size() + path.size());
   r += "GET ";
@@ -130,12 +213,15 @@ std::string make_handshake_request(const std::string& host, const std::string& p
   r += host;
   r += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
   r += key.key;
-  r += "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  r += "\r\nSec-WebSocket-Version: 13\r\n";
+  if (offer_deflate)
+    r += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+  r += "\r\n";
   return r;
 }
 
 handshake_result parse_handshake_response(const char* data, std::size_t size,
-                                          const handshake_key& key) {
+                                          const handshake_key& key, deflate_params* deflate) {
   const void* end = memmem(data, size, "\r\n\r\n", 4);
   if (end == nullptr) {
     if (size > max_handshake_response) return handshake_error(ws_errc::response_too_big);
@@ -168,7 +254,10 @@ handshake_result parse_handshake_response(const char* data, std::size_t size,
     } else if (iequals(name, "sec-websocket-accept")) {
       accept = value == std::string_view(key.accept);
     } else if (iequals(name, "sec-websocket-extensions")) {
-      return handshake_error(ws_errc::unrequested_extension);
+      if (deflate == nullptr) return handshake_error(ws_errc::unrequested_extension);
+      if (ws_errc e = parse_deflate_response(value, *deflate); e != ws_errc::ok) {
+        return handshake_error(e);
+      }
     } else if (iequals(name, "sec-websocket-protocol")) {
       return handshake_error(ws_errc::unrequested_protocol);
     }
@@ -176,12 +265,15 @@ handshake_result parse_handshake_response(const char* data, std::size_t size,
   if (!upgrade) return handshake_error(ws_errc::missing_upgrade);
   if (!connection) return handshake_error(ws_errc::missing_connection);
   if (!accept) return handshake_error(ws_errc::bad_accept);
+  if (deflate != nullptr && !deflate->accepted) return handshake_error(ws_errc::extension_declined);
   return {decode_status::done, ws_errc::ok, head_size + 2};
 }
 
 std::size_t encode_frame_header(std::uint8_t* out, ws_opcode op, bool fin,
-                                std::uint64_t payload_size, std::uint32_t mask_key) noexcept {
-  out[0] = static_cast<std::uint8_t>((fin ? 0x80 : 0) | static_cast<std::uint8_t>(op));
+                                std::uint64_t payload_size, std::uint32_t mask_key,
+                                bool rsv1) noexcept {
+  out[0] = static_cast<std::uint8_t>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) |
+                                     static_cast<std::uint8_t>(op));
   std::size_t n;
   if (payload_size < 126) {
     out[1] = static_cast<std::uint8_t>(0x80 | payload_size);
@@ -219,12 +311,15 @@ void mask_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t size,
     dst[i] = src[i] ^ key[i & 3];
 }
 
-frame_result decode_frame(const std::uint8_t* data, std::size_t size,
-                          std::size_t max_payload) noexcept {
+frame_result decode_frame(const std::uint8_t* data, std::size_t size, std::size_t max_payload,
+                          bool allow_rsv1) noexcept {
   if (size < 2) return {};
   const std::uint8_t b0 = data[0], b1 = data[1];
-  if ((b0 & 0x70) != 0) return frame_error(ws_errc::reserved_bits_set);
   const auto op = static_cast<ws_opcode>(b0 & 0x0F);
+  const bool rsv1 = (b0 & 0x40) != 0;
+  if ((b0 & 0x30) != 0 || (rsv1 && (!allow_rsv1 || is_control(op)))) {
+    return frame_error(ws_errc::reserved_bits_set);
+  }
   switch (op) {
     case ws_opcode::continuation:
     case ws_opcode::text:
@@ -263,7 +358,7 @@ frame_result decode_frame(const std::uint8_t* data, std::size_t size,
   frame_result r;
   r.status = decode_status::done;
   r.consumed = header + static_cast<std::size_t>(length);
-  r.frame = {op, fin, data + header, static_cast<std::size_t>(length)};
+  r.frame = {op, fin, rsv1, data + header, static_cast<std::size_t>(length)};
   return r;
 }
 
