@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,26 @@ constexpr int hex_value(char c) noexcept {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+// The number of decimal digits of `v`, and `v` appended in decimal (encoders that size their
+// output first).
+constexpr std::size_t decimal_size(std::uint64_t v) noexcept {
+  std::size_t n = 1;
+  for (; v >= 10; v /= 10)
+    ++n;
+  return n;
+}
+
+inline void append_decimal(std::string& out, std::uint64_t v) {
+  char digits[20];
+  std::size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n != 0)
+    out += digits[--n];
 }
 
 // Decodes %XX escapes (RFC 3986 section 2.1) into `out`; false on a malformed escape.

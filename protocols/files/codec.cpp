@@ -1,6 +1,7 @@
 // codec.cpp: the Files protocol frame (spec/sgc-protocols.md 4.1). See codec.hpp for the layout,
 // the field rules and the order in which they are checked.
 #include "protocols/files/codec.hpp"
+#include "runtime/text.hpp"
 
 #include <array>
 #include <cstring>
@@ -8,6 +9,9 @@
 
 namespace switchboard::protocols::files {
 namespace {
+
+using runtime::append_decimal;
+using runtime::decimal_size;
 
 // ---- Errors ---------------------------------------------------------------------------------
 
@@ -173,27 +177,6 @@ decode_result failure(errc e) noexcept {
   r.kind = decode_result::error;
   r.error_code = make_error_code(e);
   return r;
-}
-
-// Decimal digits of a non-negative value.
-std::size_t decimal_size(std::uint64_t v) noexcept {
-  std::size_t n = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++n;
-  }
-  return n;
-}
-
-void append_decimal(std::string& out, std::uint64_t v) {
-  char buf[20];
-  std::size_t n = 0;
-  do {
-    buf[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n != 0)
-    out.push_back(buf[--n]);
 }
 
 // Checks a frame for encode(); on success `header_size` is the header's length in bytes.

@@ -9,6 +9,7 @@
 // body, and reads the strings it needs (views into the text, or unescaped into the result's
 // storage when they had escapes).
 #include "protocols/sgc/codec.hpp"
+#include "runtime/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -37,6 +38,9 @@
 
 namespace switchboard::protocols::sgc {
 namespace {
+
+using runtime::append_decimal;
+using runtime::decimal_size;
 
 // ---- Errors ---------------------------------------------------------------------------------
 
@@ -1008,32 +1012,12 @@ std::size_t json_string_size(std::string_view s) noexcept {
   return n;
 }
 
-std::size_t decimal_size(std::uint64_t v) noexcept {
-  std::size_t n = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++n;
-  }
-  return n;
-}
-
-void append_unsigned(std::string& out, std::uint64_t v) {
-  char digits[20];
-  std::size_t n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n != 0)
-    out += digits[--n];
-}
-
 void append_signed(std::string& out, std::int64_t v) {
   if (v < 0) {
     out += '-';
-    append_unsigned(out, 0 - static_cast<std::uint64_t>(v));
+    append_decimal(out, 0 - static_cast<std::uint64_t>(v));
   } else {
-    append_unsigned(out, static_cast<std::uint64_t>(v));
+    append_decimal(out, static_cast<std::uint64_t>(v));
   }
 }
 
@@ -1370,7 +1354,7 @@ void encode_event(const event& m, std::string& out) {
   append_raw(out, m.message);
   if (m.sequence) {
     out += event_sequence;
-    append_unsigned(out, *m.sequence);
+    append_decimal(out, *m.sequence);
   }
   out += "}}";
 }
