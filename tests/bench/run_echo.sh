@@ -43,30 +43,9 @@ for m in $modes; do
   esac
 done
 
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
+# stop_server, cleanup (on exit), port_listening, busy_ticks.
+. "$root/tests/bench/lib.sh"
 
-cleanup() {
-  stop_server
-  if [ "${KEEP:-0}" = 1 ]; then log "raw results kept in $out"; else rm -rf "$out"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# True if a TCP socket listens on port $1 (IPv4), from /proc/net/tcp: state 0A is LISTEN.
-port_listening() {
-  awk -v p=":$(printf '%04X' "$1")" '$2 ~ p "$" && $4 == "0A" {found = 1} END {exit !found}' \
-    /proc/net/tcp
-}
 
 # TLS runs use a throwaway self-signed certificate (P-256), made for this run.
 cert=$out/cert.pem
@@ -142,7 +121,6 @@ case " $modes " in
 esac
 
 # Busy CPUs over 2 s before the first run: other work skews every figure.
-busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 t0=$(busy_ticks); sleep 2; t1=$(busy_ticks)
 idle_check=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", d / hz / 2}')
 awk -v b="$idle_check" 'BEGIN{exit !(b > 0.2)}' &&
