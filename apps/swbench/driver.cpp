@@ -144,4 +144,29 @@ window_result drive(const options& opt, const std::vector<worker_progress>& prog
   return result;
 }
 
+double window_result::other_cpu_s() const noexcept {
+  return std::max(0.0, machine_busy_s - client_cpu_s - (server_measured ? server_cpu_s : 0.0));
+}
+
+void add_window_fields(json_object& j, const window_result& w, int server_pid,
+                       const latency_histogram& latency) {
+  const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+  j.add("server_pid", static_cast<std::uint64_t>(server_pid))
+      .add("server_measured", w.server_measured)
+      .add("server_cpu_s", w.server_cpu_s)
+      .add("server_cpu_util", w.util(w.server_cpu_s))
+      .add("server_rss_bytes", w.server_rss)
+      .add("server_peak_rss_bytes", w.server_peak_rss)
+      .add("client_cpu_s", w.client_cpu_s)
+      .add("client_cpu_util", w.util(w.client_cpu_s))
+      .add("other_cpu_s", w.other_cpu_s())
+      .add("other_cpu_util", w.util(w.other_cpu_s()))
+      .add("steal_cpu_s", w.machine_steal_s)
+      .add("latency_p50_us", us(latency.percentile(50)))
+      .add("latency_p99_us", us(latency.percentile(99)))
+      .add("latency_p999_us", us(latency.percentile(99.9)))
+      .add("latency_max_us", us(latency.max()))
+      .add("latency_mean_us", latency.mean() / 1000.0);
+}
+
 }  // namespace switchboard::swbench

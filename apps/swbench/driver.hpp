@@ -52,7 +52,20 @@ struct window_result {
   double server_cpu_s = 0;          // the server's CPU time in the window
   std::uint64_t server_rss = 0;     // bytes, at the end of the window
   std::uint64_t server_peak_rss = 0;
+
+  // Share of one core over the window.
+  double util(double cpu_s) const noexcept { return seconds > 0 ? cpu_s / seconds : 0; }
+  // Busy CPU time spent neither by the server nor by swbench: other processes skewing the run.
+  double other_cpu_s() const noexcept;
 };
+
+class json_object;
+class latency_histogram;
+
+// The fields every mode's --json report carries: the server's and swbench's CPU and memory,
+// other load, steal, and the latency percentiles (microseconds).
+void add_window_fields(json_object& j, const window_result& w, int server_pid,
+                       const latency_histogram& latency);
 
 // Runs connect, warmup and window (see above), then sets clock.stop. `unit` names the progress
 // line's rate ("msg/s").

@@ -465,13 +465,9 @@ int run_echo(const options& opt) {
   const double rate = window.seconds > 0 ? static_cast<double>(measured) / window.seconds : 0;
   const double per_server_cpu =
       window.server_measured && window.server_cpu_s > 0 ? measured / window.server_cpu_s : 0;
-  const double client_util = window.seconds > 0 ? window.client_cpu_s / window.seconds : 0;
-  const double server_util = window.seconds > 0 ? window.server_cpu_s / window.seconds : 0;
-  // Busy CPU time spent neither by the server nor by swbench: other processes skewing the run.
-  const double other_cpu_s =
-      std::max(0.0, window.machine_busy_s - window.client_cpu_s -
-                        (window.server_measured ? window.server_cpu_s : 0.0));
-  const double other_util = window.seconds > 0 ? other_cpu_s / window.seconds : 0;
+  const double client_util = window.util(window.client_cpu_s);
+  const double server_util = window.util(window.server_cpu_s);
+  const double other_util = window.util(window.other_cpu_s());
 
   std::printf("echo %s  connections %u (%u open)  %u B %s  depth %u  threads %u%s%s\n",
               opt.url.c_str(), opt.connections, window.open_at_begin, opt.size,
@@ -545,23 +541,7 @@ int run_echo(const options& opt) {
         .add("window_s", window.seconds)
         .add("messages", measured)
         .add("msgs_per_s", rate)
-        .add("server_pid", static_cast<std::uint64_t>(opt.server_pid))
-        .add("server_measured", window.server_measured)
-        .add("server_cpu_s", window.server_cpu_s)
-        .add("server_cpu_util", server_util)
         .add("msgs_per_server_cpu_s", per_server_cpu)
-        .add("server_rss_bytes", window.server_rss)
-        .add("server_peak_rss_bytes", window.server_peak_rss)
-        .add("client_cpu_s", window.client_cpu_s)
-        .add("client_cpu_util", client_util)
-        .add("other_cpu_s", other_cpu_s)
-        .add("other_cpu_util", other_util)
-        .add("steal_cpu_s", window.machine_steal_s)
-        .add("latency_p50_us", us(latency.percentile(50)))
-        .add("latency_p99_us", us(latency.percentile(99)))
-        .add("latency_p999_us", us(latency.percentile(99.9)))
-        .add("latency_max_us", us(latency.max()))
-        .add("latency_mean_us", latency.mean() / 1000.0)
         .add("errors", errors.total())
         .add("errors_bad_echo", errors.bad_echo)
         .add("errors_connect", errors.connect_failed)
@@ -577,6 +557,7 @@ int run_echo(const options& opt) {
           .add("deflate_received_ratio", received_ratio)
           .add("deflate_received_uncompressed", compression.received_plain);
     }
+    add_window_fields(j, window, opt.server_pid, latency);
     if (!write_file(opt.json_path, j.str())) {
       std::fprintf(stderr, "swbench: cannot write %s\n", opt.json_path.c_str());
       return 1;

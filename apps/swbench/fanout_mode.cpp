@@ -674,12 +674,9 @@ int run_fanout(const options& opt) {
   const double del_rate = secs > 0 ? static_cast<double>(in_window) / secs : 0;
   const double per_server_cpu =
       window.server_measured && window.server_cpu_s > 0 ? in_window / window.server_cpu_s : 0;
-  const double client_util = secs > 0 ? window.client_cpu_s / secs : 0;
-  const double server_util = secs > 0 ? window.server_cpu_s / secs : 0;
-  const double other_cpu_s =
-      std::max(0.0, window.machine_busy_s - window.client_cpu_s -
-                        (window.server_measured ? window.server_cpu_s : 0.0));
-  const double other_util = secs > 0 ? other_cpu_s / secs : 0;
+  const double client_util = window.util(window.client_cpu_s);
+  const double server_util = window.util(window.server_cpu_s);
+  const double other_util = window.util(window.other_cpu_s());
   char rate_text[64];
   if (opt.rate > 0) {
     std::snprintf(rate_text, sizeof rate_text, "rate %.0f/s", opt.rate);
@@ -766,25 +763,10 @@ int run_fanout(const options& opt) {
         .add("deliveries_received", received)
         .add("losses", losses)
         .add("other_messages", other)
-        .add("server_pid", static_cast<std::uint64_t>(opt.server_pid))
-        .add("server_measured", window.server_measured)
-        .add("server_cpu_s", window.server_cpu_s)
-        .add("server_cpu_util", server_util)
         .add("deliveries_per_server_cpu_s", per_server_cpu)
-        .add("server_rss_bytes", window.server_rss)
-        .add("server_peak_rss_bytes", window.server_peak_rss)
-        .add("client_cpu_s", window.client_cpu_s)
-        .add("client_cpu_util", client_util)
-        .add("other_cpu_s", other_cpu_s)
-        .add("other_cpu_util", other_util)
-        .add("steal_cpu_s", window.machine_steal_s)
-        .add("latency_p50_us", us(latency.percentile(50)))
-        .add("latency_p99_us", us(latency.percentile(99)))
-        .add("latency_p999_us", us(latency.percentile(99.9)))
-        .add("latency_max_us", us(latency.max()))
-        .add("latency_mean_us", latency.mean() / 1000.0)
         .add("errors", errors.total())
         .add("first_error", errors.first);
+    add_window_fields(j, window, opt.server_pid, latency);
     if (!write_file(opt.json_path, j.str())) {
       std::fprintf(stderr, "swbench: cannot write %s\n", opt.json_path.c_str());
       return 1;
