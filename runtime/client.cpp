@@ -414,6 +414,10 @@ bool websocket_client::send(ws::opcode op, std::string_view payload, std::size_t
   return true;
 }
 
+std::size_t websocket_client::queued_bytes() const noexcept {
+  return stream_ ? stream_->queued_bytes() : 0;
+}
+
 bool websocket_client::ping(std::string_view payload) {
   if (!is_open() || payload.size() > ws::max_control_payload) return false;
   boost::asio::post(home_.context(), [self = shared_from_this(), data = std::string(payload)] {

@@ -130,6 +130,10 @@ class websocket_client : public std::enable_shared_from_this<websocket_client> {
   // Closes (or stops a pending attempt or reconnect) and stops the watchdog.
   void close(std::uint16_t code = websocket::close_code::normal, std::string reason = {});
 
+  // Bytes queued and not yet written (0 when not open). Home worker's thread only: a protocol
+  // that streams large data paces itself with it instead of meeting max_backpressure.
+  std::size_t queued_bytes() const noexcept;
+
   state current_state() const noexcept { return state_.load(std::memory_order_acquire); }
   bool is_open() const noexcept { return current_state() == state::open; }
   const client_options& options() const noexcept { return options_; }

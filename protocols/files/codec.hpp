@@ -4,8 +4,8 @@
 // Spec: spec/sgc-protocols.md section 4 (the sgcWebSockets 2025.2 manual, wire layout rebuilt
 // from the ~2022 sources), 4.1 in particular. What this file owns: the frame and its field
 // rules, and the rule for the name a receiver writes a file under. Transfers (QoS 0/1/2 flows,
-// retries, resume, the files on disk) belong to the server and client, which do not exist yet;
-// this file has no I/O, clock, logging, Asio or CAF.
+// retries, resume, the files on disk) belong to transfer.hpp, which the server and the client
+// share; this file has no I/O, clock, logging, Asio or CAF.
 //
 // The frame (4.1), one whole binary WebSocket message:
 //
