@@ -6,10 +6,21 @@
 // holding it each: the read buffer (one per thread, uWebSockets style: an idle connection holds
 // no read buffer), the cork buffer (replies caused by one read leave in one write), the list of
 // its connections (swept by a coarse timer for heartbeats and timeouts) and its counters.
+//
+// Socket readiness (hot path, see tests/bench/): a worker's transports are not watched by
+// Asio's reactor but by the worker's own level-triggered epoll set (the poller), registered
+// once per socket. Asio's reactor watches only the poller's descriptor, and one readiness of
+// it hands every ready socket of the thread to its transport in one batch. Asio's reactor
+// re-arms (epoll_ctl) a descriptor on every wait it is asked for; with one wait per socket
+// that was one extra syscall per message received, which cost more than the recv itself on
+// a virtual machine. Now it is one epoll_ctl per loop turn, whatever the number of sockets
+// and messages (uWebSockets' loop does the same with its own epoll). Timers, posts, the
+// acceptors and the dialers stay on Asio.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
@@ -62,6 +73,7 @@ class worker {
   static constexpr std::size_t cork_buffer_size = 64 * 1024;
 
   explicit worker(std::size_t index);
+  ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
@@ -106,9 +118,23 @@ class worker {
 
   worker_stats stats;
 
+  // The poller (owning thread only, except watch()). `events` are EPOLLIN / EPOLLOUT bits;
+  // readiness comes back as transport::on_events(). A transport is registered from start()
+  // to its close (closing the descriptor removes it from the set).
+  void watch(transport* t, int fd, std::uint32_t events);
+  void rewatch(transport* t, int fd, std::uint32_t events);
+  // Keeps a closed transport alive until the current batch of readiness is handled (a later
+  // event of the same batch may still name it).
+  void retire(std::shared_ptr<transport> t);
+  // Flushes `t` once the handler running now returns: every transport queued here in one turn
+  // is flushed by one posted handler (one post per turn, not one per connection).
+  void flush_later(std::shared_ptr<transport> t);
+
  private:
   friend class io_pool;
   void arm_sweep();
+  void arm_poll();
+  void poll_ready();
 
   boost::asio::io_context context_{1};  // concurrency hint 1: one thread runs it
   boost::asio::steady_timer sweep_{context_};
@@ -116,6 +142,13 @@ class worker {
   std::unique_ptr<std::uint8_t[]> read_buffer_;
   std::uint32_t tick_ = 0;
   transport* head_ = nullptr;
+  int epoll_fd_ = -1;
+  boost::asio::posix::stream_descriptor poller_{context_};  // owns epoll_fd_
+  std::vector<std::shared_ptr<transport>> retired_;
+  bool polling_ = false;
+  bool release_posted_ = false;
+  std::vector<std::shared_ptr<transport>> to_flush_, flushing_;
+  void flush_pending();
   std::thread thread_;
 };
 

@@ -5,8 +5,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -24,43 +26,72 @@ transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transpor
 
 transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
                      std::unique_ptr<tls_session> tls)
-    : home_(home), socket_(std::move(socket)), limits_(limits), tls_(std::move(tls)) {
+    : home_(home), limits_(limits), tls_(std::move(tls)) {
   read_tokens_ = write_tokens_ = static_cast<std::int64_t>(limits_.throttle_bytes_per_sec);
   boost::system::error_code ec;
-  remote_ = socket_.remote_endpoint(ec);
-  socket_.non_blocking(true, ec);
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  remote_ = socket.remote_endpoint(ec);
+  socket.non_blocking(true, ec);
+  socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  if (socket.is_open()) fd_ = socket.release(ec);  // out of Asio's reactor: the poller's now
+  if (ec) fd_ = -1;
 }
 
 transport::~transport() {
   if (started_ && !closed_) home_.unlink(this);
+  if (fd_ >= 0) ::close(fd_);  // never started
 }
 
 void transport::start() {
   started_ = true;
   last_read_tick_ = home_.now_tick();
+  if (fd_ < 0) {  // the socket was gone before we got it
+    closed_ = true;
+    return on_closed(make_error_code(errc::eof));
+  }
+  self_ = shared_from_this();
   home_.link(this);
   home_.stats.connections_open.add();
-  if (tls_ && tls_->pending()) {  // a client's first flight
-    take_ciphertext();
-    flush();
-  }
-  wait_readable();
+  interest_ = EPOLLIN;
+  home_.watch(this, fd_, interest_);
+  if (tls_ && tls_->pending()) take_ciphertext();  // a client's first flight
+  if (queue_.size() > head_) flush();              // and anything sent before start()
 }
 
-void transport::wait_readable() {
-  socket_.async_wait(
-      boost::asio::socket_base::wait_read,
-      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
-}
-
-void transport::on_readable(const boost::system::error_code& ec) {
+// What the poller should report: readability unless reading is paused, writability while a
+// write waits for room. Level-triggered, so a socket left with unread bytes (the read budget
+// ran out) is simply reported again next turn.
+void transport::update_interest() {
   if (closed_) return;
-  if (ec) return close_socket(std::error_code(ec));
-  const int fd = socket_.native_handle();
+  const std::uint32_t want = (read_paused_ || read_throttled_ ? 0u : std::uint32_t{EPOLLIN}) |
+                             (write_waiting_ ? std::uint32_t{EPOLLOUT} : 0u);
+  if (want == interest_) return;
+  interest_ = want;
+  home_.rewatch(this, fd_, want);
+}
+
+void transport::on_events(std::uint32_t events) {
+  if (closed_) return;
+  if (events & EPOLLOUT) {
+    write_waiting_ = false;
+    flush();
+    if (closed_) return;
+    update_interest();
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    // A hang-up or an error is reported even while reading is paused: then read anyway, so
+    // recv() says what happened and the socket is closed instead of reported forever.
+    read_ready();
+  }
+}
+
+void transport::resume_reading() {
+  update_interest();
+}
+
+void transport::read_ready() {
   std::uint8_t* buffer = home_.read_buffer();
   for (int i = 0; i < reads_per_wakeup; ++i) {
-    const ssize_t n = ::recv(fd, buffer, worker::read_buffer_size, 0);
+    const ssize_t n = ::recv(fd_, buffer, worker::read_buffer_size, 0);
     if (n > 0) {
       home_.stats.bytes_in.add(static_cast<std::uint64_t>(n));
       if (limits_.throttle_bytes_per_sec) read_tokens_ -= n;
@@ -81,16 +112,11 @@ void transport::on_readable(const boost::system::error_code& ec) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     return close_socket(std::error_code(errno, std::system_category()));
   }
-  if (queued_ > limits_.max_backpressure / 2) {
+  if (queued_ > limits_.max_backpressure / 2)
     read_paused_ = true;  // flush() resumes reading once the peer has taken most of it
-    return;
-  }
-  if (limits_.throttle_bytes_per_sec && read_tokens_ <= 0) {
+  if (limits_.throttle_bytes_per_sec && read_tokens_ <= 0)
     read_throttled_ = true;  // tick() resumes reading once the debt is paid
-    parked_ = shared_from_this();
-    return;
-  }
-  wait_readable();
+  update_interest();
 }
 
 // The limit applies to what is already waiting: a send onto a queue under the limit is
@@ -161,14 +187,13 @@ void transport::tick(std::uint32_t now) {
     write_tokens_ = std::min(write_tokens_ + per_tick, cap);
     if (read_throttled_ && read_tokens_ > 0) {
       read_throttled_ = false;
-      wait_readable();
+      resume_reading();
     }
     if (write_throttled_ && write_tokens_ > 0) {
       write_throttled_ = false;
       flush();
       if (closed_) return;
     }
-    if (!read_throttled_ && !write_throttled_) parked_.reset();  // the sweep holds us now
   }
   on_tick(now);
 }
@@ -247,7 +272,7 @@ void transport::uncork() {
       take_ciphertext();
     } else if (queue_.size() == head_ && !write_waiting_ && !limits_.throttle_bytes_per_sec) {
       // Nothing queued before it: write the cork straight from the worker's buffer.
-      const ssize_t n = ::send(socket_.native_handle(), cork.data(), cork.size(), MSG_NOSIGNAL);
+      const ssize_t n = ::send(fd_, cork.data(), cork.size(), MSG_NOSIGNAL);
       if (n > 0) home_.stats.bytes_out.add(static_cast<std::uint64_t>(n));
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         cork.clear();
@@ -267,12 +292,9 @@ void transport::uncork() {
 }
 
 void transport::schedule_flush() {
-  if (home_.corked == this || flush_posted_ || write_waiting_) return;
+  if (home_.corked == this || flush_posted_ || write_waiting_ || !self_) return;
   flush_posted_ = true;
-  boost::asio::post(home_.context(), [self = shared_from_this()] {
-    self->flush_posted_ = false;
-    self->flush();
-  });
+  home_.flush_later(self_);
 }
 
 void transport::consume(std::size_t n) {
@@ -292,7 +314,6 @@ void transport::consume(std::size_t n) {
 
 void transport::flush() {
   if (closed_ || write_waiting_ || home_.corked == this) return;
-  const int fd = socket_.native_handle();
   std::size_t written = 0;
   while (head_ < queue_.size()) {
     iovec iov[max_iovecs];
@@ -305,7 +326,6 @@ void transport::flush() {
     if (limits_.throttle_bytes_per_sec) {
       if (write_tokens_ <= 0) {
         write_throttled_ = true;  // tick() flushes again after the refill
-        parked_ = shared_from_this();
         return;
       }
       // Cut the gather at what the bucket holds.
@@ -322,7 +342,7 @@ void transport::flush() {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
@@ -334,7 +354,7 @@ void transport::flush() {
     written += static_cast<std::size_t>(n);
     if (read_paused_ && queued_ <= limits_.max_backpressure / 4) {
       read_paused_ = false;
-      wait_readable();
+      resume_reading();
     }
     if (written >= flush_budget && head_ < queue_.size()) {
       schedule_flush();  // let the thread's other connections write too
@@ -349,14 +369,8 @@ void transport::flush() {
 }
 
 void transport::wait_writable() {
-  write_waiting_ = true;
-  socket_.async_wait(boost::asio::socket_base::wait_write,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->write_waiting_ = false;
-                       if (self->closed_) return;
-                       if (ec) return self->close_socket(std::error_code(ec));
-                       self->flush();
-                     });
+  write_waiting_ = true;  // on_events() flushes when the poller reports room
+  update_interest();
 }
 
 void transport::close_gracefully(std::uint32_t linger_ms) {
@@ -381,8 +395,7 @@ void transport::finish_drain() {
     if (queue_.size() > head_) return flush();  // flush() comes back here when drained
   }
   lingering_ = true;
-  boost::system::error_code ignored;
-  socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+  ::shutdown(fd_, SHUT_WR);
 }
 
 void transport::abort(const std::error_code& ec) {
@@ -392,17 +405,18 @@ void transport::abort(const std::error_code& ec) {
 void transport::close_socket(const std::error_code& ec) {
   if (closed_) return;
   closed_ = true;
-  const auto keep = std::move(parked_);                 // released when this function returns
   if (home_.corked == this) home_.cork_buffer.clear();  // closed mid-read: drop our replies
   if (started_) {
     home_.unlink(this);
     home_.stats.connections_open.sub();
   }
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  if (fd_ >= 0) ::close(fd_);  // also leaves the poller's set
+  fd_ = -1;
   queue_.clear();
   head_ = queued_ = 0;
   on_closed(ec);
+  // The poller's batch may still name us: the worker keeps us alive until it ends.
+  if (self_) home_.retire(std::move(self_));
 }
 
 }  // namespace switchboard::runtime

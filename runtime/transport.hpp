@@ -5,15 +5,20 @@
 // Subclasses (the server's connection, later the client) get bytes through on_data() and the
 // end of the stream through on_closed(); they send with send() / send_copy().
 //
-// Reading: the transport waits for readability (no read is pending while idle) and reads into
-// the worker's shared buffer, so an idle connection holds no read buffer.
+// Reading: the worker's poller (io_pool.hpp) reports readability (no read is pending while
+// idle) and the transport reads into the worker's shared buffer, so an idle connection holds
+// no read buffer. The socket is registered with the poller once, in start(); the interest set
+// changes only when reading pauses or a write waits for room. From start() to its close a
+// transport owns itself (self_), as a pending Asio operation would own it.
 //
 // Writing (hot path, see tests/bench/): while on_data() runs, the transport is "corked": what it
 // sends is appended to the worker's cork buffer and leaves in one send() when on_data returns,
 // so all replies caused by one read cost one syscall (uWebSockets' cork). Outside a read, sends
 // are queued and one flush per event-loop turn gathers the queue into sendmsg() calls of up to
-// 64 buffers. A flush writes at most flush_budget bytes before yielding to other connections
-// (Redis' NET_MAX_WRITES_PER_EVENT idea).
+// 64 buffers; the worker runs the turn's flushes of all its transports from one posted handler
+// (worker::flush_later), so a broadcast to N connections costs N writes and one post. A flush
+// writes at most flush_budget bytes before yielding to other connections (Redis'
+// NET_MAX_WRITES_PER_EVENT idea).
 //
 // Backpressure: queued_bytes() counts what the peer has not taken yet. A data send while more
 // than limits.max_backpressure is already waiting is refused (send_status::dropped) under the
@@ -137,6 +142,8 @@ class transport : public std::enable_shared_from_this<transport> {
  public:
   // Called by the worker's sweep: enforces the linger deadline, then on_tick().
   void tick(std::uint32_t now);
+  // Called by the worker's poller: the socket is ready (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP).
+  void on_events(std::uint32_t events);
 
  protected:
   // Ticks elapsed since the last bytes arrived.
@@ -151,8 +158,9 @@ class transport : public std::enable_shared_from_this<transport> {
     std::size_t offset;
   };
 
-  void wait_readable();
-  void on_readable(const boost::system::error_code& ec);
+  void read_ready();
+  void resume_reading();
+  void update_interest();
   void wait_writable();
   void schedule_flush();
   void uncork();
@@ -167,8 +175,10 @@ class transport : public std::enable_shared_from_this<transport> {
   bool over_limit();
 
   worker& home_;
-  boost::asio::ip::tcp::socket socket_;
+  int fd_ = -1;  // the socket, taken from Asio's reactor (see io_pool.hpp)
   boost::asio::ip::tcp::endpoint remote_;
+  std::shared_ptr<transport> self_;  // from start() to the close: the poller holds a raw pointer
+  std::uint32_t interest_ = 0;       // the events registered with the poller
   transport_limits limits_;
   std::unique_ptr<tls_session> tls_;  // null for plain TCP
   std::vector<chunk> queue_;          // unsent buffers, queue_[head_] first
@@ -181,12 +191,9 @@ class transport : public std::enable_shared_from_this<transport> {
   bool read_paused_ = false;      // not reading: our own queue is too long (see above)
   bool read_throttled_ = false;   // not reading: the read bucket is in debt
   bool write_throttled_ = false;  // not writing: the write bucket is empty
-  // While throttled no read or write is pending, and pending operations are what own a
-  // transport: it owns itself until it resumes or closes.
-  std::shared_ptr<transport> parked_;
   std::int64_t read_tokens_ = 0;  // throttle buckets, bytes (may go negative: debt)
   std::int64_t write_tokens_ = 0;
-  bool flush_posted_ = false;        // a flush is posted for this turn
+  bool flush_posted_ = false;        // in the worker's flush list for this turn
   bool draining_ = false;            // closing: send FIN once the queue is empty
   bool tls_shutdown_sent_ = false;   // our close_notify is queued
   bool lingering_ = false;           // FIN sent: discard input until EOF or deadline
