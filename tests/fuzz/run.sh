@@ -18,7 +18,7 @@ usage() {
 usage: tests/fuzz/run.sh [--seconds N] [--target NAME]... [--build-only]
   --seconds N    run each target for N seconds (default 60)
   --target NAME  run only this target (websocket_frame, http_handshake, websocket_deflate, auth_jwt,
-                 proxy_replies, url_redirect, sgc_codec, files_codec); repeatable
+                 proxy_replies, url_redirect, sgc_codec, files_codec, presence_codec); repeatable
   --build-only   build the targets, do not run them
 Environment: CXX (default clang++-14), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=2).
 EOF
@@ -28,7 +28,7 @@ seconds=60
 build_only=0
 targets=()
 all_targets=(websocket_frame http_handshake websocket_deflate auth_jwt proxy_replies url_redirect
-             sgc_codec files_codec)
+             sgc_codec files_codec presence_codec)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; seconds=$2; shift 2 ;;
@@ -72,6 +72,8 @@ codec_sources+=(protocols/sgc/codec.cpp)
 headers+=(protocols/sgc/codec.hpp)
 codec_sources+=(protocols/files/codec.cpp)
 headers+=(protocols/files/codec.hpp)
+codec_sources+=(protocols/presence/codec.cpp)
+headers+=(protocols/presence/codec.hpp)
 
 mkdir -p "$out/obj" "$out/artifacts"
 
