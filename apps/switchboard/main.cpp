@@ -4,24 +4,62 @@
 //   /sgc         the default sgc protocol (protocols/sgc/: channels, RPC, QoS, queues)
 //   /sse/<ch>    channel <ch> of that protocol as Server-Sent Events
 //   /sgc.js      its browser client, /chat the chat demo on it (web_assets.hpp)
+//   /ws/presence the Presence protocol (protocols/presence/: members, channels, invitations)
+//   /ws/files    the Files protocol (protocols/files/: transfers with QoS 0/1/2; a file sent to
+//                a channel is relayed to the channel's other subscribers)
+//   /presence.js, /files.js  their browser clients; /presence the demo on both
 //   /            the status page, refreshed live from /status.json
 //   /metrics     Prometheus text
 // plus static files from --document-root. SIGINT/SIGTERM close every connection with 1001.
 #include "actors/hub.hpp"
 #include "options.hpp"
+#include "protocols/files/server.hpp"
+#include "protocols/presence/server.hpp"
 #include "protocols/sgc/server.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/server.hpp"
 #include "status_page.hpp"
 #include "web_assets.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
 
 using namespace switchboard;
+
+namespace {
+
+// `html` with <meta name="NAME" content="DEFAULT"> naming `value` instead (an HTML attribute).
+std::string with_meta(std::string html, const std::string& name, const std::string& fallback,
+                      const std::string& value) {
+  const std::string meta = "<meta name=\"" + name + "\" content=\"" + fallback + "\">";
+  const auto at = html.find(meta);
+  if (at == std::string::npos || value == fallback) return html;
+  std::string attr;
+  for (const char c : value)
+    attr += c == '"' ? "&quot;" : c == '&' ? "&amp;" : c == '<' ? "&lt;" : std::string(1, c);
+  html.replace(at, meta.size(), "<meta name=\"" + name + "\" content=\"" + attr + "\">");
+  return html;
+}
+
+// The default receive directory is in a shared temporary directory: create it private, and
+// refuse one that another user made (or a symlink planted there).
+void prepare_default_files_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    throw runtime::config_error("cannot create " + dir + ": " + std::strerror(errno));
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid())
+    throw runtime::config_error(dir + " is not a directory of this user (give --files-dir)");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   app::daemon_options options;
@@ -52,6 +90,23 @@ int main(int argc, char** argv) {
       sgc->attach_sse("/sse/");  // GET /sse/<channel>: the channel as Server-Sent Events
       hub.on_stopped([&sgc] { sgc->stop(); });
     }
+    std::unique_ptr<protocols::presence::server> presence;
+    if (!options.presence_path.empty()) {
+      presence = std::make_unique<protocols::presence::server>(hub.system(), hub.server());
+      presence->attach(options.presence_path);
+      hub.on_stopped([&presence] { presence->stop(); });
+    }
+    std::unique_ptr<protocols::files::server> files;
+    if (!options.files_path.empty()) {
+      if (options.files_dir == app::default_files_dir())
+        prepare_default_files_dir(options.files_dir);
+      protocols::files::server_options fo;
+      fo.transfer.receive_dir = options.files_dir;
+      fo.transfer.max_file_size = options.files_max_size;
+      fo.relay_channel_files = true;  // the /presence demo: one page uploads, the room receives
+      files = std::make_unique<protocols::files::server>(hub.server(), fo);
+      files->attach(options.files_path);
+    }
 
     const auto started = std::chrono::steady_clock::now();
     const auto process = [started] {
@@ -68,19 +123,35 @@ int main(int argc, char** argv) {
       r.body = std::string(app::sgc_js());
       return true;
     });
+    hub.on_http("/presence.js", [](const runtime::http_request&, runtime::http_response& r) {
+      r.content_type = "application/javascript; charset=utf-8";
+      r.body = std::string(app::presence_js());
+      return true;
+    });
+    hub.on_http("/files.js", [](const runtime::http_request&, runtime::http_response& r) {
+      r.content_type = "application/javascript; charset=utf-8";
+      r.body = std::string(app::files_js());
+      return true;
+    });
     if (sgc) {
       // The page finds the WebSocket route in <meta name="sgc-path" content="/sgc">.
-      std::string chat(app::chat_html());
-      const std::string meta = "<meta name=\"sgc-path\" content=\"/sgc\">";
-      if (const auto at = chat.find(meta); at != std::string::npos && options.sgc_path != "/sgc") {
-        std::string path;  // an HTML attribute value
-        for (const char c : options.sgc_path)
-          path += c == '"' ? "&quot;" : c == '&' ? "&amp;" : c == '<' ? "&lt;" : std::string(1, c);
-        chat.replace(at, meta.size(), "<meta name=\"sgc-path\" content=\"" + path + "\">");
-      }
+      const std::string chat =
+          with_meta(std::string(app::chat_html()), "sgc-path", "/sgc", options.sgc_path);
       hub.on_http("/chat", [chat](const runtime::http_request&, runtime::http_response& r) {
         r.content_type = "text/html; charset=utf-8";
         r.body = chat;
+        return true;
+      });
+    }
+    if (presence) {
+      // The routes, in the presence-path and files-path meta tags ("" : no upload control).
+      const std::string page =
+          with_meta(with_meta(std::string(app::presence_html()), "presence-path", "/ws/presence",
+                              options.presence_path),
+                    "files-path", "/ws/files", options.files_path);
+      hub.on_http("/presence", [page](const runtime::http_request&, runtime::http_response& r) {
+        r.content_type = "text/html; charset=utf-8";
+        r.body = page;
         return true;
       });
     }

@@ -2,6 +2,7 @@
 
 #include "runtime/text.hpp"
 
+#include <unistd.h>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -88,6 +89,15 @@ the status page at /, Prometheus metrics at /metrics.
   --sgc-path PATH             where the default protocol (JSON-RPC, subprotocol esegece.com:
                               channels, RPC, QoS, queues, transactions) answers (default /sgc;
                               "" turns it off)
+  --presence-path PATH        where the Presence protocol (subprotocol presence.esegece.com:
+                              members, channels, invitations) answers (default /ws/presence;
+                              "" turns it off, and the /presence demo page with it)
+  --files-path PATH           where the Files protocol (subprotocol files.esegece.com: file
+                              transfer with QoS 0/1/2) answers (default /ws/files; "" = off).
+                              A file sent to a channel is relayed to its other subscribers
+  --files-dir DIR             where received files are written (default
+                              $TMPDIR/switchboard-files-<uid>, /tmp when TMPDIR is unset)
+  --files-max-size BYTES      largest file the Files route accepts (default 67108864)
   --plain-tcp PATH            serve clients that do not speak HTTP as plain TCP, through the
                               WebSocket route PATH (e.g. /echo), messages ended by a terminator
   --plain-tcp-terminator S    the terminator: C escapes \n \r \t \0 \\ \xHH (default \n;
@@ -229,6 +239,15 @@ daemon_options parse_command_line(int argc, char** argv) {
       if (!value.empty() && value.front() != '/')
         throw runtime::config_error("--sgc-path must be a path starting with '/' (or \"\")");
       d.sgc_path = value;
+    } else if (flag == "--presence-path" || flag == "--files-path") {
+      if (!value.empty() && value.front() != '/')
+        throw runtime::config_error(flag + " must be a path starting with '/' (or \"\")");
+      (flag == "--presence-path" ? d.presence_path : d.files_path) = value;
+    } else if (flag == "--files-dir") {
+      if (value.empty()) throw runtime::config_error("--files-dir needs a directory");
+      d.files_dir = value;
+    } else if (flag == "--files-max-size") {
+      d.files_max_size = parse_number<std::int64_t>(flag, value);
     } else if (flag == "--plain-tcp") {
       o.plain_tcp_route = value;
     } else if (flag == "--plain-tcp-terminator") {
@@ -240,7 +259,22 @@ daemon_options parse_command_line(int argc, char** argv) {
     }
   }
   runtime::validate(o);
+  if (!d.presence_path.empty() &&
+      (d.presence_path == d.sgc_path || d.presence_path == d.files_path))
+    throw runtime::config_error("--presence-path " + d.presence_path +
+                                " is taken by another route");
+  if (!d.files_path.empty() && d.files_path == d.sgc_path)
+    throw runtime::config_error("--files-path " + d.files_path + " is taken by another route");
+  if (d.files_dir.empty()) d.files_dir = default_files_dir();
   return d;
+}
+
+std::string default_files_dir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = tmp && *tmp == '/' ? tmp : "/tmp";
+  while (dir.size() > 1 && dir.back() == '/')
+    dir.pop_back();
+  return dir + "/switchboard-files-" + std::to_string(::getuid());
 }
 
 }  // namespace switchboard::app

@@ -4,6 +4,7 @@
 #include "runtime/config.hpp"
 #include "runtime/log.hpp"
 
+#include <cstdint>
 #include <string>
 
 namespace switchboard::app {
@@ -11,7 +12,12 @@ namespace switchboard::app {
 struct daemon_options {
   runtime::server_options server;
   runtime::log::level log_level = runtime::log::level::info;
-  std::string sgc_path = "/sgc";  // the default sgc protocol (esegece.com); "" = off
+  std::string sgc_path = "/sgc";               // the default sgc protocol (esegece.com); "" = off
+  std::string presence_path = "/ws/presence";  // the Presence protocol; "" = off (and no /presence)
+  std::string files_path = "/ws/files";        // the Files protocol; "" = off
+  // Where the Files route writes what clients send; "" = default_files_dir().
+  std::string files_dir;
+  std::int64_t files_max_size = std::int64_t{64} << 20;  // larger files: "File too large."
   bool show_help = false;
   bool show_version = false;
 };
@@ -20,5 +26,9 @@ struct daemon_options {
 daemon_options parse_command_line(int argc, char** argv);
 
 const char* usage();
+
+// The receive directory when --files-dir is not given: $TMPDIR (else /tmp) +
+// "/switchboard-files-<uid>", private to the user the daemon runs as.
+std::string default_files_dir();
 
 }  // namespace switchboard::app
