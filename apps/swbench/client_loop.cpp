@@ -109,21 +109,46 @@ void client_loop::run(const std::atomic<bool>& stop) {
   }
 }
 
-void client_loop::close_all(int timeout_ms) {
+void client_loop::begin_close(connection& c) {
   static constexpr std::uint8_t normal_closure[2] = {0x03, 0xE8};  // 1000, network order
+  queue_frame(c, ws_opcode::close, normal_closure, sizeof normal_closure);
+  flush(c);
+  if (c.state == conn_state::open) {
+    c.state = conn_state::closing;
+    ++closing_;
+  }
+}
+
+void client_loop::close(connection& c) {
+  if (c.state != conn_state::open) return;
+  c.notify_close = true;
+  begin_close(c);
+}
+
+void client_loop::reopen(connection& c) {
+  if (c.state != conn_state::closed) return;
+  c.state = conn_state::waiting;
+  c.notify_close = false;
+  c.rd_in_message = false;
+  c.rd_message_compressed = false;
+  c.sys_error = 0;
+  c.peer_close_code = 0;
+  c.tls_error = 0;
+  reopen_.push_back(c.slot);
+}
+
+void client_loop::close_all(int timeout_ms) {
   for (connection& c : conns_) {
     if (c.state == conn_state::open) {
-      queue_frame(c, ws_opcode::close, normal_closure, sizeof normal_closure);
-      flush(c);
-      if (c.state == conn_state::open) {
-        c.state = conn_state::closing;
-        ++closing_;
-      }
+      c.notify_close = false;  // the end of the run: nobody is waiting for it
+      begin_close(c);
     } else if (c.state != conn_state::closed) {
       finish(c, close_cause::local);
     }
   }
   next_to_open_ = conns_.size();  // open nothing more
+  reopen_.clear();
+  reopen_next_ = 0;
   const std::uint64_t deadline = now_ns() + static_cast<std::uint64_t>(timeout_ms) * 1000000u;
   epoll_event events[max_events];
   while (closing_ > 0 && now_ns() < deadline) {
@@ -139,8 +164,21 @@ void client_loop::close_all(int timeout_ms) {
 }
 
 void client_loop::start_connects() {
-  while (connecting_ < config_.max_connecting && next_to_open_ < conns_.size()) {
-    connection& c = conns_[next_to_open_++];
+  while (connecting_ < config_.max_connecting) {
+    std::uint32_t slot;
+    if (next_to_open_ < conns_.size()) {
+      slot = static_cast<std::uint32_t>(next_to_open_++);
+    } else if (reopen_next_ < reopen_.size()) {
+      slot = reopen_[reopen_next_++];
+      if (reopen_next_ == reopen_.size()) {
+        reopen_.clear();
+        reopen_next_ = 0;
+      }
+    } else {
+      break;
+    }
+    connection& c = conns_[slot];
+    c.connect_started = now_ns();
     int fd = start_connect(config_.target.addr, c.source_ip);
     if (fd < 0) {
       c.sys_error = -fd;
@@ -520,7 +558,12 @@ void client_loop::finish(connection& c, close_cause cause, ws_errc detail) {
   c.wr_buf.release();
   c.wr_offset = 0;
   c.wr_armed = false;
-  if (cause != close_cause::local) handler_.on_close(c, cause, detail);
+  if (cause != close_cause::local) {
+    handler_.on_close(c, cause, detail);
+  } else if (c.notify_close) {
+    c.notify_close = false;
+    handler_.on_close_done(*this, c, now_ns());
+  }
 }
 
 }  // namespace switchboard::swbench

@@ -7,9 +7,10 @@
 // Life of a connection: waiting -> connecting (non-blocking connect from its source address) ->
 // handshaking (with --tls the TLS handshake first; then the GET sent, response parsed by
 // ws_client) -> open (frames both ways) -> closing (our close frame sent, waiting for the
-// peer's) -> closed. At most `max_connecting` connections are
-// connecting or handshaking at once, so opening tens of thousands does not overflow the server's
-// accept queue (an overflow costs a SYN retransmission: a second or more per connection).
+// peer's) -> closed, and back to waiting when a mode reopen()s it (the handshakes mode's closed
+// loop). At most `max_connecting` connections are connecting or handshaking at once, so opening
+// tens of thousands does not overflow the server's accept queue (an overflow costs a SYN
+// retransmission: a second or more per connection).
 //
 // I/O pattern (uSockets and Redis, see STYLE.md): level-triggered epoll; one read() per readiness
 // event into one buffer per loop; whole frames in it are handed up as views; a frame cut by the
@@ -80,6 +81,8 @@ struct connection {
   bool rd_message_compressed = false;  // its first frame had RSV1
   ws_opcode rd_message_op = ws_opcode::text;  // its opcode
   std::uint32_t source_ip = 0;                // host order; 0: any
+  bool notify_close = false;          // close() began its closing: tell the handler when it is done
+  std::uint64_t connect_started = 0;  // now_ns() when this connection's connect() was issued
   int sys_error = 0;  // errno of the failure that ended it (connect, read, send), or 0
   std::uint16_t peer_close_code = 0;  // status in the server's close frame (1005: none), or 0
   handshake_key key{};                // this connection's Sec-WebSocket-Key and expected accept
@@ -110,6 +113,13 @@ class session_handler {
   virtual void on_close(connection& c, close_cause cause, ws_errc detail) = 0;
   // Once per loop turn (at least every 10 ms), after the turn's events.
   virtual void on_tick(client_loop& loop, std::uint64_t now) = 0;
+  // A close begun by client_loop::close() ended cleanly at `now`: the server answered our close
+  // frame (or closed the TCP connection). `c` is closed and may be reopen()ed.
+  virtual void on_close_done(client_loop& loop, connection& c, std::uint64_t now) {
+    (void)loop;
+    (void)c;
+    (void)now;
+  }
 };
 
 struct loop_config {
@@ -124,6 +134,18 @@ struct loop_config {
   int deflate_level = 6;                  // our compressor's zlib level and memLevel
   int deflate_mem_level = 8;
 };
+
+// The settings every mode takes from the command line as they are: target, source addresses,
+// connects in flight, TLS and permessage-deflate. The mode sets the sizes.
+inline loop_config loop_config_from(const options& opt) {
+  loop_config config;
+  config.target = opt.target;
+  config.source_ips = opt.source_ips;
+  config.max_connecting = opt.max_connecting;
+  config.tls = opt.tls;
+  config.deflate = opt.deflate;
+  return config;
+}
 
 // Byte counts of compressed messages, for the report: data message payloads before
 // compression and after (as framed), each way.
@@ -145,6 +167,14 @@ class client_loop {
 
   // Opens the connections and serves events until `stop` is set.
   void run(const std::atomic<bool>& stop);
+
+  // Sends a close frame (1000) on c (which must be open) and waits for the server's; then
+  // on_close_done() (or on_close() if the connection fails on the way).
+  void close(connection& c);
+
+  // Puts a closed connection back in the queue of connections to open, with a fresh socket
+  // (the handshakes mode's closed loop). Its state is reset; id, slot and source stay.
+  void reopen(connection& c);
 
   // Sends a close frame (1000) on every open connection and serves events until the peers have
   // answered or `timeout_ms` passed, then closes every socket. Messages arriving meanwhile are
@@ -171,6 +201,8 @@ class client_loop {
 
  private:
   void start_connects();
+  // Queues our close frame on open connection c and moves it to `closing`.
+  void begin_close(connection& c);
   void on_event(connection& c, std::uint32_t events);
   void on_connected(connection& c);
   // Sends the upgrade request (after the TLS handshake with --tls).
@@ -198,6 +230,8 @@ class client_loop {
   int epoll_fd_ = -1;
   std::vector<connection> conns_;           // by slot; never reallocated after run() starts
   std::size_t next_to_open_ = 0;            // first slot still waiting
+  std::vector<std::uint32_t> reopen_;       // slots reopen()ed, opened after those waiting
+  std::size_t reopen_next_ = 0;             // first of reopen_ still waiting
   std::uint32_t connecting_ = 0;            // slots connecting or handshaking
   std::uint32_t closing_ = 0;               // slots closing (close_all)
   std::unique_ptr<std::uint8_t[]> rd_buf_;  // the loop's read buffer (TLS: plaintext)

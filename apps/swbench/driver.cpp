@@ -18,9 +18,16 @@ struct totals {
   std::uint32_t open = 0, settled = 0;
 };
 
-totals sum(const std::vector<worker_progress>& progress) {
+// The workers' counters, as one view.
+struct progress_view {
+  const worker_progress* begin;
+  std::size_t size;
+};
+
+totals sum(progress_view progress) {
   totals t;
-  for (const worker_progress& p : progress) {
+  for (std::size_t i = 0; i < progress.size; ++i) {
+    const worker_progress& p = progress.begin[i];
     t.completed += p.completed.load(std::memory_order_relaxed);
     t.errors += p.errors.load(std::memory_order_relaxed);
     t.open += p.open.load(std::memory_order_relaxed);
@@ -32,7 +39,7 @@ totals sum(const std::vector<worker_progress>& progress) {
 // The once-a-second line on stderr.
 class progress_line {
  public:
-  progress_line(const options& opt, const std::vector<worker_progress>& progress, const char* unit)
+  progress_line(const options& opt, progress_view progress, const char* unit)
       : opt_(opt), progress_(progress), unit_(unit), start_(now_ns()), next_(start_ + second) {
     if (opt_.server_pid != 0) read_process_cpu(opt_.server_pid, last_server_cpu_);
   }
@@ -74,7 +81,7 @@ class progress_line {
 
  private:
   const options& opt_;
-  const std::vector<worker_progress>& progress_;
+  progress_view progress_;
   const char* unit_;
   std::uint64_t start_;
   std::uint64_t next_;
@@ -85,10 +92,18 @@ class progress_line {
 
 }  // namespace
 
-window_result drive(const options& opt, const std::vector<worker_progress>& progress,
-                    run_clock& clock, const char* unit) {
+std::uint64_t server_rss_now(int server_pid) {
+  std::uint64_t rss = 0, peak = 0;
+  if (server_pid == 0 || !read_process_memory(server_pid, rss, peak)) return 0;
+  return rss;
+}
+
+window_result drive(const options& opt, const worker_progress* workers, std::size_t count,
+                    run_clock& clock, const char* unit, std::uint64_t stop_after) {
   window_result result;
+  const progress_view progress{workers, count};
   progress_line line(opt, progress, unit);
+  const std::uint64_t connect_begin = now_ns();
 
   // Connect: until all settled or the timeout.
   const std::uint64_t connect_deadline =
@@ -103,6 +118,7 @@ window_result drive(const options& opt, const std::vector<worker_progress>& prog
     }
     line.sleep_until(now_ns() + poll_ns, "connect");
   }
+  result.connect_s = static_cast<double>(now_ns() - connect_begin) / 1e9;
   if (sum(progress).open == 0) {
     clock.stop.store(true);
     return result;
@@ -124,8 +140,22 @@ window_result drive(const options& opt, const std::vector<worker_progress>& prog
   const double client_begin = self_cpu_seconds();
   double busy_begin = 0, steal_begin = 0, busy_end = 0, steal_end = 0;
   read_machine_cpu(busy_begin, steal_begin);
+  result.server_rss_begin = server_rss_now(opt.server_pid);
 
-  line.sleep_until(end, "measure");
+  std::uint64_t ended = end;
+  if (stop_after == 0) {
+    line.sleep_until(end, "measure");
+  } else {
+    for (;;) {  // until the count is reached, checked every 10 ms, or the window's end
+      const std::uint64_t now = now_ns();
+      if (sum(progress).completed >= stop_after || now >= end) {
+        ended = std::min(now, end);
+        break;
+      }
+      line.sleep_until(std::min(end, now + poll_ns / 10), "measure");
+    }
+    clock.window_end.store(ended);  // what completes after it is outside the window
+  }
 
   const double client_end = self_cpu_seconds();
   read_machine_cpu(busy_end, steal_end);
@@ -133,9 +163,10 @@ window_result drive(const options& opt, const std::vector<worker_progress>& prog
   if (opt.server_pid != 0) {
     read_process_memory(opt.server_pid, result.server_rss, result.server_peak_rss);
   }
+  result.open_at_end = sum(progress).open;
   clock.stop.store(true);
 
-  result.seconds = static_cast<double>(end - begin) / 1e9;
+  result.seconds = static_cast<double>(ended - begin) / 1e9;
   result.client_cpu_s = client_end - client_begin;
   result.machine_busy_s = busy_end - busy_begin;
   result.machine_steal_s = steal_end - steal_begin;
@@ -151,10 +182,12 @@ double window_result::other_cpu_s() const noexcept {
 void add_window_fields(json_object& j, const window_result& w, int server_pid,
                        const latency_histogram& latency) {
   const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
-  j.add("server_pid", static_cast<std::uint64_t>(server_pid))
+  j.add("connect_s", w.connect_s)
+      .add("server_pid", static_cast<std::uint64_t>(server_pid))
       .add("server_measured", w.server_measured)
       .add("server_cpu_s", w.server_cpu_s)
       .add("server_cpu_util", w.util(w.server_cpu_s))
+      .add("server_rss_begin_bytes", w.server_rss_begin)
       .add("server_rss_bytes", w.server_rss)
       .add("server_peak_rss_bytes", w.server_peak_rss)
       .add("client_cpu_s", w.client_cpu_s)

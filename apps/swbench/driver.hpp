@@ -29,6 +29,14 @@ struct alignas(64) worker_progress {
   std::atomic<std::uint64_t> errors{0};     // errors so far, all phases
   std::atomic<std::uint32_t> open{0};       // connections open now
   std::atomic<std::uint32_t> settled{0};    // connections that opened or failed to open
+
+  void set(std::uint64_t completed_now, std::uint64_t errors_now, std::uint32_t open_now,
+           std::uint32_t settled_now) noexcept {
+    completed.store(completed_now, std::memory_order_relaxed);
+    errors.store(errors_now, std::memory_order_relaxed);
+    open.store(open_now, std::memory_order_relaxed);
+    settled.store(settled_now, std::memory_order_relaxed);
+  }
 };
 
 // Written by the driver, read by the workers.
@@ -42,15 +50,18 @@ struct run_clock {
 };
 
 struct window_result {
-  bool started = false;             // at least one connection opened, so a window was run
-  std::uint32_t open_at_begin = 0;  // connections open when the window began
-  double seconds = 0;               // window length
-  double client_cpu_s = 0;          // swbench's CPU time in the window (all threads)
-  double machine_busy_s = 0;        // all CPUs' busy time in the window (/proc/stat)
-  double machine_steal_s = 0;       // all CPUs' steal time in the window
-  bool server_measured = false;     // --server-pid given and readable at both ends
-  double server_cpu_s = 0;          // the server's CPU time in the window
-  std::uint64_t server_rss = 0;     // bytes, at the end of the window
+  bool started = false;                // at least one connection opened, so a window was run
+  std::uint32_t open_at_begin = 0;     // connections open when the window began
+  std::uint32_t open_at_end = 0;       // connections open when it ended
+  double connect_s = 0;                // length of the connect phase
+  double seconds = 0;                  // window length (shorter when `stop_after` ended it)
+  double client_cpu_s = 0;             // swbench's CPU time in the window (all threads)
+  double machine_busy_s = 0;           // all CPUs' busy time in the window (/proc/stat)
+  double machine_steal_s = 0;          // all CPUs' steal time in the window
+  bool server_measured = false;        // --server-pid given and readable at both ends
+  double server_cpu_s = 0;             // the server's CPU time in the window
+  std::uint64_t server_rss_begin = 0;  // bytes, when the window began
+  std::uint64_t server_rss = 0;        // bytes, at the end of the window
   std::uint64_t server_peak_rss = 0;
 
   // Share of one core over the window.
@@ -68,8 +79,18 @@ void add_window_fields(json_object& j, const window_result& w, int server_pid,
                        const latency_histogram& latency);
 
 // Runs connect, warmup and window (see above), then sets clock.stop. `unit` names the progress
-// line's rate ("msg/s").
-window_result drive(const options& opt, const std::vector<worker_progress>& progress,
-                    run_clock& clock, const char* unit);
+// line's rate ("msg/s"). With `stop_after` > 0 the window also ends as soon as the workers have
+// completed that many units in all (modes with --count). `progress` may live in memory shared
+// with worker processes (the connections mode forks): it is only read, with relaxed loads.
+window_result drive(const options& opt, const worker_progress* progress, std::size_t workers,
+                    run_clock& clock, const char* unit, std::uint64_t stop_after = 0);
+
+inline window_result drive(const options& opt, const std::vector<worker_progress>& progress,
+                           run_clock& clock, const char* unit, std::uint64_t stop_after = 0) {
+  return drive(opt, progress.data(), progress.size(), clock, unit, stop_after);
+}
+
+// The server's RSS in bytes now (0 without --server-pid or when unreadable).
+std::uint64_t server_rss_now(int server_pid);
 
 }  // namespace switchboard::swbench

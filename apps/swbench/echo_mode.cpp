@@ -8,6 +8,7 @@
 
 #include "apps/swbench/client_loop.hpp"
 #include "apps/swbench/driver.hpp"
+#include "apps/swbench/errors.hpp"
 #include "apps/swbench/net.hpp"
 #include "apps/swbench/stats.hpp"
 
@@ -177,24 +178,13 @@ class json_payload {
   std::vector<field> fields_;
 };
 
-struct echo_errors {
+struct echo_errors : conn_errors {
   std::uint64_t bad_echo = 0;  // wrong opcode, length or contents
-  std::uint64_t connect_failed = 0;
-  std::uint64_t handshake_failed = 0;
-  std::uint64_t protocol_error = 0;
-  std::uint64_t closed = 0;  // closed or reset by the server mid-run
-  std::string first;         // the first error, described
 
-  std::uint64_t total() const {
-    return bad_echo + connect_failed + handshake_failed + protocol_error + closed;
-  }
+  std::uint64_t total() const { return conn_errors::total() + bad_echo; }
   void merge(const echo_errors& o) {
+    conn_errors::merge(o);
     bad_echo += o.bad_echo;
-    connect_failed += o.connect_failed;
-    handshake_failed += o.handshake_failed;
-    protocol_error += o.protocol_error;
-    closed += o.closed;
-    if (first.empty()) first = o.first;
   }
 };
 
@@ -270,32 +260,7 @@ class echo_worker final : public session_handler {
     } else {
       ++settled_;
     }
-    switch (cause) {
-      case close_cause::connect_failed:
-        ++errors_.connect_failed;
-        break;
-      case close_cause::handshake_failed:
-        ++errors_.handshake_failed;
-        break;
-      case close_cause::protocol_error:
-        ++errors_.protocol_error;
-        break;
-      case close_cause::peer_closed:
-      case close_cause::reset:
-        ++errors_.closed;
-        break;
-      case close_cause::local:
-        return;
-    }
-    if (errors_.first.empty()) {
-      errors_.first = "connection " + std::to_string(c.id) + ": " + to_string(cause);
-      if (detail != ws_errc::ok) errors_.first += std::string(" (") + to_string(detail) + ")";
-      if (c.sys_error != 0) errors_.first += std::string(" (") + std::strerror(c.sys_error) + ")";
-      if (c.peer_close_code != 0) {
-        errors_.first += " (close " + std::to_string(c.peer_close_code) + ")";
-      }
-      if (c.tls_error != 0) errors_.first += " (" + tls_error_string(c.tls_error) + ")";
-    }
+    errors_.closed_by(c, cause, detail);
   }
 
   void on_tick(client_loop& loop, std::uint64_t now) override {
@@ -357,12 +322,7 @@ class echo_worker final : public session_handler {
     }
   }
 
-  void publish() {
-    progress_.completed.store(completed_, std::memory_order_relaxed);
-    progress_.errors.store(errors_.total(), std::memory_order_relaxed);
-    progress_.open.store(open_, std::memory_order_relaxed);
-    progress_.settled.store(settled_, std::memory_order_relaxed);
-  }
+  void publish() { progress_.set(completed_, errors_.total(), open_, settled_); }
 
   const options& opt_;
   const ws_opcode op_;
@@ -386,33 +346,15 @@ class echo_worker final : public session_handler {
   echo_errors errors_;
 };
 
-double us(std::uint64_t ns) {
-  return static_cast<double>(ns) / 1000.0;
-}
-
 }  // namespace
 
 int run_echo(const options& opt) {
-  const std::uint64_t fds_wanted = static_cast<std::uint64_t>(opt.connections) + 64;
-  const std::uint64_t fds = raise_fd_limit(fds_wanted);
-  if (fds < fds_wanted) {
-    std::fprintf(stderr,
-                 "swbench: %u connections need %llu descriptors; the limit is %llu (raising the "
-                 "hard limit needs CAP_SYS_RESOURCE): run several swbench processes\n",
-                 opt.connections, static_cast<unsigned long long>(fds_wanted),
-                 static_cast<unsigned long long>(fds));
-    return 2;
-  }
+  if (!enough_fds(opt.connections)) return 2;
 
-  loop_config config;
-  config.target = opt.target;
-  config.source_ips = opt.source_ips;
-  config.max_connecting = opt.max_connecting;
+  loop_config config = loop_config_from(opt);
   config.max_payload = std::max<std::size_t>(opt.size, max_control_payload);
   config.wr_reserve = opt.depth * (max_client_frame_header + opt.size) + 256;
   config.rd_reserve = max_client_frame_header + opt.size;
-  config.tls = opt.tls;
-  config.deflate = opt.deflate;
 
   std::vector<worker_progress> progress(opt.threads);
   run_clock clock;
@@ -504,19 +446,14 @@ int run_echo(const options& opt) {
     std::printf("  other load    %.2f cores busy outside server and swbench (steal %.2f)\n",
                 other_util, window.seconds > 0 ? window.machine_steal_s / window.seconds : 0);
     std::printf("  latency (us)  p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n",
-                us(latency.percentile(50)), us(latency.percentile(99)),
-                us(latency.percentile(99.9)), us(latency.max()), latency.mean() / 1000.0);
+                to_us(latency.percentile(50)), to_us(latency.percentile(99)),
+                to_us(latency.percentile(99.9)), to_us(latency.max()), latency.mean() / 1000.0);
   }
   std::printf("  errors        %llu", static_cast<unsigned long long>(errors.total()));
   if (errors.total() != 0) {
-    std::printf(
-        " (bad echo %llu, connect %llu, handshake %llu, protocol %llu, closed %llu)\n"
-        "  first error   %s",
-        static_cast<unsigned long long>(errors.bad_echo),
-        static_cast<unsigned long long>(errors.connect_failed),
-        static_cast<unsigned long long>(errors.handshake_failed),
-        static_cast<unsigned long long>(errors.protocol_error),
-        static_cast<unsigned long long>(errors.closed), errors.first.c_str());
+    std::printf(" (bad echo %llu, %s)\n  first error   %s",
+                static_cast<unsigned long long>(errors.bad_echo), errors.breakdown().c_str(),
+                errors.first.c_str());
   }
   std::printf("\n");
   if (client_util > 0.9 * opt.threads) {
@@ -558,10 +495,7 @@ int run_echo(const options& opt) {
           .add("deflate_received_uncompressed", compression.received_plain);
     }
     add_window_fields(j, window, opt.server_pid, latency);
-    if (!write_file(opt.json_path, j.str())) {
-      std::fprintf(stderr, "swbench: cannot write %s\n", opt.json_path.c_str());
-      return 1;
-    }
+    if (!write_report(opt.json_path, j)) return 1;
   }
   return window.started && errors.total() == 0 && window.open_at_begin == opt.connections ? 0 : 1;
 }

@@ -13,6 +13,7 @@
 
 #include "apps/swbench/client_loop.hpp"
 #include "apps/swbench/driver.hpp"
+#include "apps/swbench/errors.hpp"
 #include "apps/swbench/net.hpp"
 #include "apps/swbench/stats.hpp"
 
@@ -121,65 +122,17 @@ enum class phase : std::uint8_t {
   ready,        // subscribed (subscriber) or allowed to publish (publisher)
 };
 
-struct fanout_errors {
-  std::uint64_t connect_failed = 0;
-  std::uint64_t handshake_failed = 0;
-  std::uint64_t protocol_error = 0;
-  std::uint64_t closed = 0;        // closed or reset by the server mid-run
+struct fanout_errors : conn_errors {
   std::uint64_t bad_delivery = 0;  // a publish whose payload could not be read
   std::uint64_t out_of_order = 0;  // a sequence not above the previous one on that subscriber
-  std::uint64_t server_error = 0;  // an error answer (sgc "error", socket.io "44")
-  std::string first;
 
-  std::uint64_t total() const {
-    return connect_failed + handshake_failed + protocol_error + closed + bad_delivery +
-           out_of_order + server_error;
-  }
+  std::uint64_t total() const { return conn_errors::total() + bad_delivery + out_of_order; }
   void merge(const fanout_errors& o) {
-    connect_failed += o.connect_failed;
-    handshake_failed += o.handshake_failed;
-    protocol_error += o.protocol_error;
-    closed += o.closed;
+    conn_errors::merge(o);
     bad_delivery += o.bad_delivery;
     out_of_order += o.out_of_order;
-    server_error += o.server_error;
-    if (first.empty()) first = o.first;
-  }
-  void note(const std::string& what) {
-    if (first.empty()) first = what;
-  }
-  // Counts a connection's end (none for `local`).
-  void closed_by(const connection& c, close_cause cause, ws_errc detail) {
-    switch (cause) {
-      case close_cause::connect_failed:
-        ++connect_failed;
-        break;
-      case close_cause::handshake_failed:
-        ++handshake_failed;
-        break;
-      case close_cause::protocol_error:
-        ++protocol_error;
-        break;
-      case close_cause::peer_closed:
-      case close_cause::reset:
-        ++closed;
-        break;
-      case close_cause::local:
-        return;
-    }
-    std::string text = "connection " + std::to_string(c.id) + ": " + to_string(cause);
-    if (detail != ws_errc::ok) text += std::string(" (") + to_string(detail) + ")";
-    if (c.sys_error != 0) text += std::string(" (") + std::strerror(c.sys_error) + ")";
-    if (c.peer_close_code != 0) text += " (close " + std::to_string(c.peer_close_code) + ")";
-    if (c.tls_error != 0) text += " (" + tls_error_string(c.tls_error) + ")";
-    note(text);
   }
 };
-
-std::string quote(const std::uint8_t* data, std::size_t size) {
-  return "'" + std::string(reinterpret_cast<const char*>(data), std::min<std::size_t>(size, 120)) +
-         (size > 120 ? "...'" : "'");
-}
 
 // Shared by all threads.
 struct fanout_shared {
@@ -349,10 +302,7 @@ class subscriber_worker final : public session_handler {
   }
 
   void publish() {
-    progress_.completed.store(delivered_, std::memory_order_relaxed);
-    progress_.errors.store(errors_.total(), std::memory_order_relaxed);
-    progress_.open.store(open_, std::memory_order_relaxed);
-    progress_.settled.store(settled_, std::memory_order_relaxed);
+    progress_.set(delivered_, errors_.total(), open_, settled_);
     counts_.delivered.store(delivered_, std::memory_order_relaxed);
     counts_.measured.store(measured_, std::memory_order_relaxed);
   }
@@ -546,10 +496,6 @@ class publisher_worker final : public session_handler {
   fanout_errors errors_;
 };
 
-double us(std::uint64_t ns) {
-  return static_cast<double>(ns) / 1000.0;
-}
-
 const char* dialect_name(dialect_kind d) {
   switch (d) {
     case dialect_kind::sgc:
@@ -584,24 +530,12 @@ int run_fanout(const options& opt) {
                  min_payload);
     return 2;
   }
-  const std::uint64_t fds_wanted = static_cast<std::uint64_t>(opt.connections) + 64;
-  const std::uint64_t fds = raise_fd_limit(fds_wanted);
-  if (fds < fds_wanted) {
-    std::fprintf(stderr, "swbench: %u connections need %llu descriptors; the limit is %llu\n",
-                 opt.connections + 1, static_cast<unsigned long long>(fds_wanted),
-                 static_cast<unsigned long long>(fds));
-    return 2;
-  }
+  if (!enough_fds(opt.connections + 1)) return 2;
 
-  loop_config config;
-  config.target = opt.target;
-  config.source_ips = opt.source_ips;
-  config.max_connecting = opt.max_connecting;
+  loop_config config = loop_config_from(opt);
   config.max_payload = std::max<std::size_t>(opt.size + 4096, 64 * 1024);
   config.wr_reserve = 512;
   config.rd_reserve = max_client_frame_header + opt.size + 512;
-  config.tls = opt.tls;
-  config.deflate = opt.deflate;
   loop_config publisher_config = config;
   publisher_config.wr_reserve = 64 * 1024;
 
@@ -713,21 +647,14 @@ int run_fanout(const options& opt) {
     std::printf("  other load    %.2f cores busy outside server and swbench (steal %.2f)\n",
                 other_util, secs > 0 ? window.machine_steal_s / secs : 0);
     std::printf("  latency (us)  p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n",
-                us(latency.percentile(50)), us(latency.percentile(99)),
-                us(latency.percentile(99.9)), us(latency.max()), latency.mean() / 1000.0);
+                to_us(latency.percentile(50)), to_us(latency.percentile(99)),
+                to_us(latency.percentile(99.9)), to_us(latency.max()), latency.mean() / 1000.0);
   }
   std::printf("  errors        %llu", static_cast<unsigned long long>(errors.total()));
   if (errors.total() != 0) {
-    std::printf(
-        " (connect %llu, handshake %llu, protocol %llu, closed %llu, bad delivery %llu, out of "
-        "order %llu, server error %llu)\n  first error   %s",
-        static_cast<unsigned long long>(errors.connect_failed),
-        static_cast<unsigned long long>(errors.handshake_failed),
-        static_cast<unsigned long long>(errors.protocol_error),
-        static_cast<unsigned long long>(errors.closed),
-        static_cast<unsigned long long>(errors.bad_delivery),
-        static_cast<unsigned long long>(errors.out_of_order),
-        static_cast<unsigned long long>(errors.server_error), errors.first.c_str());
+    std::printf(" (%s, bad delivery %llu, out of order %llu)\n  first error   %s",
+                errors.breakdown().c_str(), static_cast<unsigned long long>(errors.bad_delivery),
+                static_cast<unsigned long long>(errors.out_of_order), errors.first.c_str());
   }
   std::printf("\n");
   if (confirmed_at < opt.connections) {
@@ -767,10 +694,7 @@ int run_fanout(const options& opt) {
         .add("errors", errors.total())
         .add("first_error", errors.first);
     add_window_fields(j, window, opt.server_pid, latency);
-    if (!write_file(opt.json_path, j.str())) {
-      std::fprintf(stderr, "swbench: cannot write %s\n", opt.json_path.c_str());
-      return 1;
-    }
+    if (!write_report(opt.json_path, j)) return 1;
   }
   return window.started && errors.total() == 0 && losses == 0 && confirmed_at == opt.connections &&
                  window.open_at_begin == opt.connections + 1

@@ -4,8 +4,11 @@
 // A mode is a function `int run_<mode>(const options&)` listed in `modes` below; it builds one
 // client_loop per --threads with its own session_handler and lets driver.hpp run the phases.
 // See tests/bench/README.md for how the benchmarks use it.
+#include "apps/swbench/churn_mode.hpp"
+#include "apps/swbench/connections_mode.hpp"
 #include "apps/swbench/echo_mode.hpp"
 #include "apps/swbench/fanout_mode.hpp"
+#include "apps/swbench/handshakes_mode.hpp"
 #include "apps/swbench/net.hpp"
 #include "apps/swbench/options.hpp"
 
@@ -30,6 +33,13 @@ constexpr mode_entry modes[] = {
     {"echo", run_echo, "closed-loop echo round trips, --depth messages in flight per connection"},
     {"fanout", run_fanout,
      "1 publisher to --connections subscribers on one channel: deliveries/s, latency, losses"},
+    {"connections", run_connections,
+     "--connections idle connections held --duration s: server RSS per connection"},
+    {"handshakes", run_handshakes,
+     "--connections connectors opening and closing connections: handshakes/s, latency"},
+    {"churn", run_churn,
+     "--connections members on one channel, --churners leave and rejoin: ops/s, events/s, "
+     "memory per member"},
 };
 
 void usage(std::FILE* out) {
@@ -80,7 +90,17 @@ void usage(std::FILE* out) {
       "                              (URL .../socket.io/?EIO=4&transport=websocket), emits\n"
       "                              join/pub, receives msg (default sgc)\n"
       "  --rate N                    publishes per second, paced (default 1000); 0: as fast as\n"
-      "                              subscribers take them, --depth publishes in flight\n");
+      "                              subscribers take them, --depth publishes in flight\n"
+      "connections options (path: any route that upgrades, e.g. /echo):\n"
+      "  --processes P               worker processes, each holding its share (default: as many\n"
+      "                              as the open-file limit needs); --duration is the hold\n"
+      "handshakes options:\n"
+      "  --echo                      one echo of --size bytes per connection before closing\n"
+      "  --count N                   stop after N cycles in all (also churn)\n"
+      "churn options (--connections = members on channel \"bench\"):\n"
+      "  --dialect sgc|presence      sgc: sgc@subscribe/sgc@unsubscribe (/sgc); presence:\n"
+      "                              member@new, channel@member@new/remove (/ws/presence)\n"
+      "  --churners K                members that leave and rejoin (default 100)\n");
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -157,6 +177,14 @@ options parse(int argc, char** argv) {
       opt.dialect = value();
     } else if (name == "--rate") {  // fanout
       opt.rate = static_cast<double>(to_uint(name, value(), 0, 100000000));
+    } else if (name == "--processes") {  // connections
+      opt.processes = static_cast<unsigned>(to_uint(name, value(), 1, 1024));
+    } else if (name == "--count") {  // handshakes, churn
+      opt.count = to_uint(name, value(), 1, 1ull << 40);
+    } else if (name == "--churners") {  // churn
+      opt.churners = static_cast<std::uint32_t>(to_uint(name, value(), 1, 10000000));
+    } else if (name == "--echo" && !has_inline) {  // handshakes
+      opt.echo = true;
     } else if (name == "--max-connecting") {
       opt.max_connecting = static_cast<std::uint32_t>(to_uint(name, value(), 1, 1000000));
     } else if (name == "--binary" && !has_inline) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 namespace switchboard::swbench {
@@ -110,6 +111,18 @@ std::uint64_t raise_fd_limit(std::uint64_t wanted) {
   }
   ::getrlimit(RLIMIT_NOFILE, &lim);
   return lim.rlim_cur;
+}
+
+bool enough_fds(std::uint64_t sockets) {
+  const std::uint64_t wanted = sockets + 64;  // stdio, epoll, the report file, ...
+  const std::uint64_t limit = raise_fd_limit(wanted);
+  if (limit >= wanted) return true;
+  std::fprintf(stderr,
+               "swbench: %llu connections need %llu descriptors; the limit is %llu (raising the "
+               "hard limit needs CAP_SYS_RESOURCE): run several swbench processes\n",
+               static_cast<unsigned long long>(sockets), static_cast<unsigned long long>(wanted),
+               static_cast<unsigned long long>(limit));
+  return false;
 }
 
 }  // namespace switchboard::swbench

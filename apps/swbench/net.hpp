@@ -33,4 +33,8 @@ int start_connect(const sockaddr_in& dst, std::uint32_t source_ip);
 // the soft limit in force afterwards.
 std::uint64_t raise_fd_limit(std::uint64_t wanted);
 
+// Raises the limit for `sockets` connections and a few descriptors more. False, with the
+// reason on stderr, when it cannot go that far (one process is not enough).
+bool enough_fds(std::uint64_t sockets);
+
 }  // namespace switchboard::swbench

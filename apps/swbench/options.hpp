@@ -18,7 +18,7 @@ struct ws_target {
 };
 
 struct options {
-  std::string mode;                              // echo (fanout, connections, handshakes later)
+  std::string mode;                              // echo, fanout, connections, handshakes, churn
   std::string url = "ws://127.0.0.1:8080/echo";  // --url
   ws_target target;                              // parsed from url
   std::uint32_t connections = 100;               // --connections
@@ -39,6 +39,13 @@ struct options {
   // fanout (fanout_mode.hpp): --connections counts the subscribers, --depth bounds --rate 0.
   std::string dialect = "sgc";  // --dialect: sgc, raw or socketio
   double rate = 1000;           // --rate: publishes per second; 0: as fast as --depth allows
+  // connections (connections_mode.hpp): worker processes; 0: as many as the fd limit needs.
+  unsigned processes = 0;  // --processes
+  // handshakes, churn: stop after this many cycles in all (0: run the whole --duration).
+  std::uint64_t count = 0;  // --count
+  bool echo = false;        // --echo: handshakes: one echo of --size bytes per connection
+  // churn (churn_mode.hpp): members that leave and rejoin; the others stay and watch.
+  std::uint32_t churners = 100;  // --churners
 };
 
 }  // namespace switchboard::swbench

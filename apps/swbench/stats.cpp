@@ -174,4 +174,10 @@ bool write_file(const std::string& path, const std::string& text) {
   return std::fclose(f) == 0 && ok;
 }
 
+bool write_report(const std::string& path, const json_object& report) {
+  if (write_file(path, report.str())) return true;
+  std::fprintf(stderr, "swbench: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+  return false;
+}
+
 }  // namespace switchboard::swbench

@@ -93,4 +93,12 @@ class json_object {
 // Writes `text` to `path`. False (with errno set) on failure.
 bool write_file(const std::string& path, const std::string& text);
 
+// Writes a mode's --json report; says so on stderr and returns false when it cannot.
+bool write_report(const std::string& path, const json_object& report);
+
+// Nanoseconds as microseconds, for reports.
+inline double to_us(std::uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
+
 }  // namespace switchboard::swbench

@@ -43,7 +43,7 @@ for m in $modes; do
   esac
 done
 
-# stop_server, cleanup (on exit), port_listening, busy_ticks.
+# stop_server, cleanup (on exit), port_listening, busy_ticks, start_server, idle_check.
 . "$root/tests/bench/lib.sh"
 
 
@@ -65,24 +65,9 @@ server_command() {  # name [mode] -> the command line, without taskset
 
 server_port() { [ "$1" = switchboard ] && echo "$sb_port" || echo "$beast_port"; }
 
-start_server() {  # name mode
-  local port
-  port=$(server_port "$1")
-  if port_listening "$port"; then
-    log "port $port is already in use: stop whatever listens there first"
-    exit 1
-  fi
+start_server_mode() {  # name mode
   # shellcheck disable=SC2046 # the command line is split on purpose
-  taskset -c "$server_cpu" $(server_command "$1" "$2") >>"$out/$1.log" 2>&1 &
-  server_pid=$!  # taskset execs the server: same pid
-  for _ in $(seq 100); do
-    port_listening "$port" && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$1 did not start listening on $port; its output:"
-  cat "$out/$1.log" >&2
-  exit 1
+  start_server "$1" "$(server_port "$1")" $(server_command "$1" "$2")
 }
 
 swbench_command() {  # name scenario [mode] -> the command line, without taskset and per-run flags
@@ -121,8 +106,7 @@ case " $modes " in
 esac
 
 # Busy CPUs over 2 s before the first run: other work skews every figure.
-t0=$(busy_ticks); sleep 2; t1=$(busy_ticks)
-idle_check=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", d / hz / 2}')
+idle_check=$(idle_check)
 awk -v b="$idle_check" 'BEGIN{exit !(b > 0.2)}' &&
   log "warning: the machine is not idle ($idle_check CPUs busy before the run)"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -131,7 +115,7 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 # $out/$4-$2-$1.$3.{json,txt}.
 measure() {
   local base=$out/$4-$2-$1.$3 rc
-  start_server "$1" "$4"
+  start_server_mode "$1" "$4"
   set +e
   # shellcheck disable=SC2046 # the command line is split on purpose
   timeout "$(awk -v d="$duration" -v w="$warmup" 'BEGIN{print int(d + w + 90)}')" \

@@ -39,7 +39,7 @@ server_pid=
 
 log() { echo "run_fanout: $*" >&2; }
 
-# stop_server, cleanup (on exit), port_listening, busy_ticks.
+# stop_server, cleanup (on exit), port_listening, busy_ticks, start_server, idle_check.
 . "$root/tests/bench/lib.sh"
 
 
@@ -67,26 +67,6 @@ swbench_command() {  # name kind(rate|max) -> the command line, without taskset 
     "--size $size $load --duration $duration --warmup $warmup --source-ips 127.0.0.2-127.0.0.9"
 }
 
-start_server() {  # name
-  local port
-  port=$(server_port "$1")
-  if port_listening "$port"; then
-    log "port $port is already in use: stop whatever listens there first"
-    exit 1
-  fi
-  # shellcheck disable=SC2046 # the command line is split on purpose
-  taskset -c "$server_cpu" $(server_command "$1") >>"$out/$1.log" 2>&1 &
-  server_pid=$!  # taskset execs the server: same pid
-  for _ in $(seq 100); do
-    port_listening "$port" && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$1 did not start listening on $port; its output:"
-  cat "$out/$1.log" >&2
-  exit 1
-}
-
 # Build and install what is missing.
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 CPUs: server and swbench will share one"
 for s in $servers; do
@@ -107,8 +87,7 @@ case " $servers " in
     ;;
 esac
 
-t0=$(busy_ticks); sleep 2; t1=$(busy_ticks)
-idle_check=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", d / hz / 2}')
+idle_check=$(idle_check)
 awk -v b="$idle_check" 'BEGIN{exit !(b > 0.2)}' &&
   log "warning: the machine is not idle ($idle_check CPUs busy before the run)"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -119,7 +98,8 @@ kinds=rate
 for kind in $kinds; do
   for s in $servers; do
     log "$kind: $s"
-    start_server "$s"
+    # shellcheck disable=SC2046 # the command line is split on purpose
+    start_server "$s" "$(server_port "$s")" $(server_command "$s")
     set +e
     # shellcheck disable=SC2046 # the command line is split on purpose
     timeout "$(awk -v d="$duration" -v w="$warmup" 'BEGIN{print int(d + w + 90)}')" \
