@@ -62,6 +62,13 @@ hub::state::state(hub_options o) : options(std::move(o)) {
     config.set("scheduler.max-threads",
                static_cast<caf::config_value::integer>(options.actor_threads));
   config.set("logger.console", caf::atom("none"));
+  // An idle CAF worker polls its queue before it sleeps: by default 100 spins, then up to 500
+  // nanosleeps of 50 us (25 ms). Actors here get a message every few milliseconds under load,
+  // so workers never reached the sleep and burned a quarter of a core in nanosleep on the io
+  // threads' CPUs (perf, presence churn). A short spin, then the condition variable, which an
+  // enqueue from an io thread signals.
+  config.set("work-stealing.aggressive-poll-attempts", caf::config_value::integer{20});
+  config.set("work-stealing.moderate-poll-attempts", caf::config_value::integer{0});
 }
 
 channel_actor hub::state::channel(const std::string& name) {
