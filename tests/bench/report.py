@@ -18,6 +18,7 @@ NAMES = {
     "ws": "node ws",
     "ws-broadcast": "node ws",
     "socketio": "socket.io",
+    "switchboard-actor": "Switchboard, an actor per connection",
     "switchboard-sgc": "Switchboard sgc",
     "switchboard-presence": "Switchboard presence",
 }
@@ -188,10 +189,14 @@ def target_lines(sc, res):
         vs("beast", "msgs_per_server_cpu_s", 8, "msgs per server-CPU-s")
         vs("ws", "msgs_per_server_cpu_s", 4, "msgs per server-CPU-s")
     elif sc == "idle" and ours:
-        n, b = ours["connections_open_at_end"], ours["bytes_per_connection"]
+        # The target is for connections that are each an actor: the hub's row when measured.
+        held = res.get("switchboard-actor") or ours
+        n, b = held["connections_open_at_end"], held["bytes_per_connection"]
         ok = b <= 2048 and n >= 19000
         verdict = "met" if ok else (f"missed by {(b / 2048 - 1) * 100:.0f}%" if b > 2048 else "not at 19,000 connections")
-        out.append((f"19,000 connections at most 2,048 bytes each: {n:,} held at {b:,.0f} bytes, {verdict}", ok))
+        who = "an actor per connection" if held is not ours else "runtime only"
+        out.append((f"19,000 connections at most 2,048 bytes each ({who}): {n:,} held at {b:,.0f}"
+                    f" bytes, {verdict}", ok))
     elif sc == "handshakes":
         vs("beast", "handshakes_per_s", 1.5, "handshakes/s")
     elif sc == "fanout" and ours:
