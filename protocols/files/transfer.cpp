@@ -357,22 +357,7 @@ void endpoint::on_header(const frame& f, std::string_view) {
     if (in.qos == qos_level::level2 && f.qos == qos_level::level2 && f.file_size == in.size) {
       // The header again (a retry, or a sender that lost our answer): answer from here.
       reply(f, method_kind::acknowledgment);
-      in.filerec_id.clear();
-      frame rec{};
-      const std::string id = new_guid();
-      rec.id = id;
-      rec.file_id = in.file_id;
-      rec.file_name = in.wire_name;
-      rec.file_size = in.size;
-      rec.file_position = in.position;
-      rec.buffer_size = in.buffer_size;
-      rec.qos = qos_level::level2;
-      rec.method = method_kind::filerec;
-      rec.channel = in.channel;
-      in.filerec_id = id;
-      in.sent_at = clock::now();
-      send_frame(rec);
-      return;
+      return request_chunk(in);
     }
     in_.erase(it);  // a new header for the same FileId starts over (below)
   }
@@ -423,20 +408,7 @@ void endpoint::on_header(const frame& f, std::string_view) {
   if (f.qos >= qos_level::level1) reply(f, method_kind::acknowledgment);
   if (f.qos == qos_level::level2) {
     if (ref.position >= ref.size) return finish_incoming(ref);
-    frame rec{};
-    const std::string id = new_guid();
-    rec.id = id;
-    rec.file_id = ref.file_id;
-    rec.file_name = ref.wire_name;
-    rec.file_size = ref.size;
-    rec.file_position = ref.position;
-    rec.buffer_size = ref.buffer_size;
-    rec.qos = qos_level::level2;
-    rec.method = method_kind::filerec;
-    rec.channel = ref.channel;
-    ref.filerec_id = id;
-    ref.sent_at = clock::now();
-    send_frame(rec);
+    request_chunk(ref);
     arm_retry();
   }
 }
@@ -473,23 +445,30 @@ void endpoint::on_chunk(incoming& in, const frame& f, std::string_view payload) 
   if (in.qos == qos_level::level2) {
     if (!advanced) return;  // a repeat of a chunk already written
     if (last || in.position >= in.size) return finish_incoming(in);
-    frame rec{};
-    const std::string id = new_guid();
-    rec.id = id;
-    rec.file_id = in.file_id;
-    rec.file_name = in.wire_name;
-    rec.file_size = in.size;
-    rec.file_position = in.position;
-    rec.buffer_size = in.buffer_size;
-    rec.qos = qos_level::level2;
-    rec.method = method_kind::filerec;
-    rec.channel = in.channel;
-    in.filerec_id = id;
-    in.sent_at = clock::now();
-    send_frame(rec);
-    return;
+    return request_chunk(in);
   }
   if (last) finish_incoming(in);
+}
+
+// QoS 2: asks the sender for the chunk at in.position under a new Id.
+void endpoint::request_chunk(incoming& in) {
+  in.filerec_id = new_guid();
+  send_filerec(in);
+}
+
+void endpoint::send_filerec(incoming& in) {
+  frame rec{};
+  rec.id = in.filerec_id;
+  rec.file_id = in.file_id;
+  rec.file_name = in.wire_name;
+  rec.file_size = in.size;
+  rec.file_position = in.position;
+  rec.buffer_size = in.buffer_size;
+  rec.qos = qos_level::level2;
+  rec.method = method_kind::filerec;
+  rec.channel = in.channel;
+  in.sent_at = clock::now();
+  send_frame(rec);
 }
 
 void endpoint::finish_incoming(incoming& in) {
@@ -853,18 +832,7 @@ void endpoint::on_retry() {
     if (in->qos != qos_level::level2) continue;
     any = true;
     if (in->filerec_id.empty() || now - in->sent_at < options_.qos_timeout) continue;
-    frame rec{};
-    rec.id = in->filerec_id;
-    rec.file_id = in->file_id;
-    rec.file_name = in->wire_name;
-    rec.file_size = in->size;
-    rec.file_position = in->position;
-    rec.buffer_size = in->buffer_size;
-    rec.qos = qos_level::level2;
-    rec.method = method_kind::filerec;
-    rec.channel = in->channel;
-    in->sent_at = now;
-    send_frame(rec);
+    send_filerec(*in);  // the same Id: a resend
   }
   if (any) arm_retry();
 }

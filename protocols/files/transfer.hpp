@@ -250,6 +250,8 @@ class endpoint : public std::enable_shared_from_this<endpoint> {
   void fail_outgoing(const std::string& file_id, std::string_view text, bool tell_peer,
                      bool remote);
   void finish_incoming(incoming& in);
+  void request_chunk(incoming& in);  // a filerec for in.position, new Id
+  void send_filerec(incoming& in);   // the filerec under in.filerec_id (a resend keeps it)
   void send_header(outgoing& o);
   bool send_chunk(outgoing& o, std::int64_t start);  // false: an I/O error ended it
   void pump();
