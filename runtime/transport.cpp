@@ -84,10 +84,6 @@ void transport::on_events(std::uint32_t events) {
   }
 }
 
-void transport::resume_reading() {
-  update_interest();
-}
-
 void transport::read_ready() {
   std::uint8_t* buffer = home_.read_buffer();
   for (int i = 0; i < reads_per_wakeup; ++i) {
@@ -187,7 +183,7 @@ void transport::tick(std::uint32_t now) {
     write_tokens_ = std::min(write_tokens_ + per_tick, cap);
     if (read_throttled_ && read_tokens_ > 0) {
       read_throttled_ = false;
-      resume_reading();
+      update_interest();
     }
     if (write_throttled_ && write_tokens_ > 0) {
       write_throttled_ = false;
@@ -354,7 +350,7 @@ void transport::flush() {
     written += static_cast<std::size_t>(n);
     if (read_paused_ && queued_ <= limits_.max_backpressure / 4) {
       read_paused_ = false;
-      resume_reading();
+      update_interest();
     }
     if (written >= flush_budget && head_ < queue_.size()) {
       schedule_flush();  // let the thread's other connections write too

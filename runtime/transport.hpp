@@ -159,7 +159,6 @@ class transport : public std::enable_shared_from_this<transport> {
   };
 
   void read_ready();
-  void resume_reading();
   void update_interest();
   void wait_writable();
   void schedule_flush();
