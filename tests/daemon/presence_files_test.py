@@ -82,10 +82,13 @@ class PresenceFilesTest(dtest.BoundedTestCase):
             await b.send(presence_msg("member@new", member={"id": sb, "name": "Bob", "info": ""}))
             self.assertEqual((await recv_json(a))["member"]["name"], "Bob")
             await recv_json(b)
-            for ws, sid in ((a, sa), (b, sb)):
-                await ws.send(presence_msg("channel@member@new", member={"id": sid},
-                                           channel={"name": "r"}))
+            # Ann's join is confirmed before Bob sends his: the two connections may be served by
+            # different io threads, so a join sent first on one is not ordered before the other's.
+            await a.send(presence_msg("channel@member@new", member={"id": sa},
+                                      channel={"name": "r"}))
             self.assertEqual((await recv_json(a))["member"]["name"], "Ann")
+            await b.send(presence_msg("channel@member@new", member={"id": sb},
+                                      channel={"name": "r"}))
             joined = await recv_json(a)
             self.assertEqual((joined["method"], joined["member"]["name"], joined["channel"]),
                              ("sgc@presence@channel@member@new", "Bob", {"name": "r"}))
