@@ -304,6 +304,16 @@ void websocket_client::connect() {
 void websocket_client::attempt() {
   set_state(state::connecting);
   redirects_ = 0;
+  if (options_.choose_url) {
+    const std::string chosen = options_.choose_url();
+    if (!chosen.empty()) {
+      std::string why;
+      const auto u = parse_url(chosen, &why);
+      if (u && (u->scheme == "ws" || u->scheme == "wss")) return dial_target(*u);
+      SB_LOG(warn, "client: chosen URL '%s' is not a WebSocket URL%s%s: dialing %s", chosen.c_str(),
+             why.empty() ? "" : ": ", why.c_str(), url_.to_string().c_str());
+    }
+  }
   dial_target(url_);
 }
 

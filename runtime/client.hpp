@@ -85,6 +85,10 @@ struct client_options {
   std::uint32_t heartbeat_timeout_ms = 0;    // drop the connection without a pong in time
   std::uint32_t close_timeout_ms = 3000;     // wait this long for the answer to our close
   reconnect_options reconnect;
+  // Before each attempt (the first and every reconnect): the URL to dial instead of `url`
+  // ("", or anything but a ws:// or wss:// URL: `url`). It runs on the client's io thread, so
+  // it must be bounded (the sgc client asks a load balancer here, with a short timeout).
+  std::function<std::string()> choose_url;
 };
 
 struct connect_info {

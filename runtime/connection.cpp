@@ -120,14 +120,15 @@ send_status connection::send_stream(const shared_buffer& bytes) {
     run_on_home([bytes](connection& c) { c.send_stream(bytes); });
     return send_status::queued;
   }
-  if (phase_ != phase::stream) return send_status::dropped;
+  if (phase_ != phase::stream && phase_ != phase::tunnel) return send_status::dropped;
   const send_status s = send(bytes);
   if (s == send_status::queued) home().stats.messages_out.add();
   return s;
 }
 
 send_status connection::deliver(const shared_buffer& frame) {
-  if (phase_ == phase::stream) return send_status::dropped;  // not a frame's place
+  if (phase_ == phase::stream || phase_ == phase::tunnel)
+    return send_status::dropped;  // not a frame's place
   // Plain TCP has no frames: it sends the payload (a copy per connection, unlike WebSocket).
   if (phase_ == phase::plain_tcp)
     return send_now(ws::opcode::binary, ws::unmasked_frame_payload(*frame));
@@ -136,7 +137,7 @@ send_status connection::deliver(const shared_buffer& frame) {
 
 void connection::close(std::uint16_t code, std::string reason) {
   run_on_home([code, reason = std::move(reason)](connection& c) {
-    if (c.phase_ == phase::http || c.phase_ == phase::plain_tcp)
+    if (c.phase_ == phase::http || c.phase_ == phase::plain_tcp || c.phase_ == phase::tunnel)
       return c.close_gracefully(c.owner_.options().close_timeout_ms);
     c.start_close(code, reason);
   });
@@ -151,6 +152,9 @@ void connection::on_data(std::uint8_t* data, std::size_t size) {
     websocket_data(data, size);
   else if (phase_ == phase::plain_tcp)
     plain_tcp_data(data, size);
+  else if (phase_ == phase::tunnel)
+    tunnel_handler_->on_tunnel_data(std::static_pointer_cast<connection>(shared_from_this()),
+                                    {reinterpret_cast<const char*>(data), size});
   // A streaming response's client has nothing to say: what it sends is ignored.
 }
 
@@ -161,6 +165,11 @@ void connection::on_closed(const std::error_code& ec) {
     mark_open(false);
     owner_.unregister_connection(id_);
     stream_handler_->on_close(std::static_pointer_cast<connection>(shared_from_this()));
+  }
+  if (phase_ == phase::tunnel && is_open()) {
+    mark_open(false);
+    owner_.unregister_connection(id_);
+    tunnel_handler_->on_tunnel_close(std::static_pointer_cast<connection>(shared_from_this()));
   }
   if (phase_ == phase::plain_tcp && is_open()) {
     // No close frame in plain TCP: 1005 for the peer's clean end, 1006 for anything else.
@@ -334,6 +343,10 @@ bool connection::handle_request() {
       user_ = std::move(a.user);
     }
     if (!route) {
+      if (const auto* ur = owner_.find_upgrade_route(r.path)) {
+        start_tunnel(ur->handler, r);
+        return false;  // answered, or a tunnel now: no more HTTP either way
+      }
       respond_error(404, "no WebSocket endpoint at this path");
       return false;
     }
@@ -530,6 +543,32 @@ bool connection::upgrade(websocket_handler* handler, const subprotocol_selector&
 }
 
 // --- Streaming response phase -------------------------------------------------------------
+
+bool connection::start_tunnel(upgrade_handler* handler, const http_request& r) {
+  const auto self = std::static_pointer_cast<connection>(shared_from_this());
+  http_response response;
+  if (!handler->on_upgrade(self, r, response)) {
+    respond(response.status, response.content_type, std::move(response.body), false,
+            std::move(response.headers));
+    return false;
+  }
+  // The head as received (Beast keeps the fields in order), then what followed it.
+  const auto& req = *static_cast<const http::request<http::string_body>*>(r.native);
+  std::string head = std::string(r.method) + " " + std::string(r.target) + " HTTP/1.1\r\n";
+  for (const auto& field : req)
+    head +=
+        std::string(view(field.name_string())) + ": " + std::string(view(field.value())) + "\r\n";
+  head += "\r\n";
+  std::string rest = std::move(http_->input);
+  http_.reset();
+  phase_ = phase::tunnel;
+  tunnel_handler_ = handler;
+  mark_open(true);
+  owner_.register_connection(self);
+  handler->on_tunnel_data(self, head);
+  if (!rest.empty() && phase_ == phase::tunnel) handler->on_tunnel_data(self, rest);
+  return true;
+}
 
 bool connection::start_stream(stream_handler* handler, const http_request& r, bool keep_alive) {
   const auto self = std::static_pointer_cast<connection>(shared_from_this());

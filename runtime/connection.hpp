@@ -63,6 +63,23 @@ class stream_handler {
   virtual void on_close(const connection_ptr& c) {}
 };
 
+// Answers WebSocket upgrades on paths no WebSocket route takes (server::add_upgrade_route): the
+// load balancer's redirect (an ordinary response) and its proxy (a raw byte tunnel to another
+// server, which does the handshake itself).
+class upgrade_handler {
+ public:
+  virtual ~upgrade_handler() = default;
+  // On the io thread, after the handshake checks and authentication. False: `response` is sent
+  // and the connection closes. True: the connection becomes a tunnel: nothing is sent;
+  // on_tunnel_data gets the request head (re-serialized) and then every byte the peer sends;
+  // connection::send_stream writes bytes as they are; close() ends it gracefully.
+  virtual bool on_upgrade(const connection_ptr& c, const http_request& r,
+                          http_response& response) = 0;
+  virtual void on_tunnel_data(const connection_ptr& c, std::string_view bytes) {}
+  // The tunnel ended (the peer closed, or the server stopped).
+  virtual void on_tunnel_close(const connection_ptr& c) {}
+};
+
 // Picks the subprotocol to answer with from the client's offer, or "" for none.
 using subprotocol_selector = std::function<std::string(const std::vector<std::string_view>&)>;
 
@@ -112,7 +129,7 @@ class connection final : public websocket_stream {
 
  private:
   struct http_state;
-  enum class phase : std::uint8_t { http, websocket, plain_tcp, stream, closed };
+  enum class phase : std::uint8_t { http, websocket, plain_tcp, stream, tunnel, closed };
 
   void on_data(std::uint8_t* data, std::size_t size) override;
   void on_closed(const std::error_code& ec) override;
@@ -134,6 +151,8 @@ class connection final : public websocket_stream {
   // Streaming response phase.
   // True: streaming; false: the handler's response went out as an ordinary one.
   bool start_stream(stream_handler* handler, const http_request& r, bool keep_alive);
+  // An upgrade route: false when it answered (the connection closes), true for a tunnel.
+  bool start_tunnel(upgrade_handler* handler, const http_request& r);
 
   // Plain TCP phase.
   void start_plain_tcp();
@@ -151,6 +170,7 @@ class connection final : public websocket_stream {
   std::unique_ptr<http_state> http_;  // only while speaking HTTP
   std::string plain_input_;           // plain TCP: the start of an unfinished message
   stream_handler* stream_handler_ = nullptr;
+  upgrade_handler* tunnel_handler_ = nullptr;
   std::uint32_t stream_tick_ = 0;  // when the streaming response started (keep-alive comments)
   websocket_handler* handler_ = nullptr;
   std::string target_;

@@ -67,6 +67,16 @@ const server::stream_route* server::find_stream_route(std::string_view path) con
   return nullptr;
 }
 
+void server::add_upgrade_route(std::string path, upgrade_handler* handler) {
+  upgrade_routes_.push_back({std::move(path), handler});
+}
+
+const server::upgrade_route* server::find_upgrade_route(std::string_view path) const {
+  for (const auto& r : upgrade_routes_)
+    if (route_matches(r.path, path)) return &r;
+  return nullptr;
+}
+
 const server::websocket_route* server::find_websocket_route(std::string_view path) const {
   for (const auto& r : websocket_routes_)
     if (route_matches(r.path, path)) return &r;

@@ -61,6 +61,8 @@ class server {
   void add_http_route(std::string path, http_handler handler);
   // A route for long-lived responses (Server-Sent Events); tried before the HTTP routes.
   void add_stream_route(std::string path, stream_handler* handler);
+  // Upgrade requests on paths that no WebSocket route takes (the load balancer: "/*").
+  void add_upgrade_route(std::string path, upgrade_handler* handler);
 
   // Binds every listener and starts the io threads. Throws config_error naming the address
   // that could not be bound.
@@ -101,6 +103,10 @@ class server {
     std::string path;
     stream_handler* handler;
   };
+  struct upgrade_route {
+    std::string path;
+    upgrade_handler* handler;
+  };
   struct registry_shard {
     mutable std::mutex mutex;
     std::unordered_map<connection_id, std::weak_ptr<connection>> map;
@@ -110,6 +116,7 @@ class server {
   const websocket_route* find_websocket_route(std::string_view path) const;
   const std::vector<http_route>& http_routes() const noexcept { return http_routes_; }
   const stream_route* find_stream_route(std::string_view path) const;
+  const upgrade_route* find_upgrade_route(std::string_view path) const;
   template <class Send>
   void post_by_worker(const std::vector<connection_ptr>& targets, const shared_buffer& data,
                       Send send);
@@ -132,6 +139,7 @@ class server {
   std::vector<websocket_route> websocket_routes_;
   std::vector<http_route> http_routes_;
   std::vector<stream_route> stream_routes_;
+  std::vector<upgrade_route> upgrade_routes_;
   std::vector<std::unique_ptr<listener>> listeners_;
   mutable std::array<registry_shard, 16> shards_;
   std::atomic<connection_id> next_id_{1};
