@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 # Build: compiler, CMake, and the libraries the code links.
 build_pkgs=(build-essential cmake git pkg-config
             libcaf-dev libboost-dev libboost-system-dev libboost-test-dev
-            libssl-dev zlib1g-dev rapidjson-dev libtomlplusplus-dev libprotobuf-dev protobuf-compiler)
+            libssl-dev zlib1g-dev rapidjson-dev libtomlplusplus-dev libprotobuf-dev protobuf-compiler
+            libhiredis-dev)
 # Tests: real peers (python3-websockets, node ws, Chromium), the openssl CLI (test
-# certificates), the libFuzzer toolchain, and the proxies the client is tested through.
+# certificates), the libFuzzer toolchain, the proxies the client is tested through, and Redis
+# (the cluster tests start their own redis-server).
 test_pkgs=(python3 python3-websockets openssl chromium nodejs npm clang-14 libclang-rt-14-dev
-           tinyproxy microsocks dante-server)
+           tinyproxy microsocks dante-server redis-server)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" != "--build-only" ]; then want+=("${test_pkgs[@]}"); fi
