@@ -19,12 +19,20 @@
 // it precedes the replay of the queue on the wire (2.4 step 2.4) and can carry the recovery
 // members of the "since" extension (README.md): ,"sequence":N,"recovered":true|false.
 //
+// Federated (a federation given to spawn_channel, federation.hpp): the sequence is the
+// cluster's. The actor watches the channel's log, reads it once at start (the queue and the
+// sequence; subscribe requests wait until then so "since" and the replay see the history),
+// delivers each logged event as it comes (the origin node's too), fills a gap in the
+// sequence from the log, and reads after its last sequence again on resync (the link came
+// back). deliver_now (the cluster is unreachable) fans out at once without a sequence.
+//
 // Messages carry connection handles and shared frames inside one process only (never
 // serialized), hence CAF_ALLOW_UNSAFE_MESSAGE_TYPE for the request structs below.
 #pragma once
 
 #include "protocols/sgc/atoms.hpp"
 #include "protocols/sgc/codec.hpp"
+#include "protocols/sgc/federation.hpp"
 #include "runtime/connection.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -50,16 +58,6 @@ namespace switchboard::protocols::sgc {
 struct channel_member {
   runtime::connection_ptr conn;
   std::string guid;
-};
-
-// Include/exclude lists of the server API (2.5), parsed from comma lists of GUIDs. Empty
-// include: everyone.
-struct target_filter {
-  std::vector<std::string> include;
-  std::vector<std::string> exclude;
-  bool empty() const noexcept { return include.empty() && exclude.empty(); }
-  bool admits(const std::string& guid) const;
-  static target_filter parse(std::string_view exclude, std::string_view include);
 };
 
 struct subscribe_request {
@@ -111,6 +109,13 @@ using stop_atom = caf::atom_constant<caf::atom("sgcstop")>;
 using sse_atom = caf::atom_constant<caf::atom("sgcsse")>;
 using actor_sub_atom = caf::atom_constant<caf::atom("sgcasub")>;
 using actor_unsub_atom = caf::atom_constant<caf::atom("sgcaunsub")>;
+using fed_event_atom = caf::atom_constant<caf::atom("sgcfev")>;
+using fed_history_atom = caf::atom_constant<caf::atom("sgcfhist")>;
+using resync_atom = caf::atom_constant<caf::atom("sgcresync")>;
+using now_atom = caf::atom_constant<caf::atom("sgcnow")>;
+
+using federated_event_ptr = std::shared_ptr<const federated_event>;
+using federated_history_ptr = std::shared_ptr<const std::vector<federated_event>>;
 using sse_end_atom = caf::atom_constant<caf::atom("sgcsseend")>;
 
 using channel_actor = caf::typed_actor<
@@ -132,11 +137,19 @@ using channel_actor = caf::typed_actor<
     // A Server-Sent Events stream: add (replaying since Last-Event-ID), remove.
     caf::reacts_to<sse_atom, sse_request_ptr>, caf::reacts_to<sse_end_atom, runtime::connection_id>,
     // An application actor: add, remove (it receives event_atom messages, atoms.hpp).
-    caf::reacts_to<actor_sub_atom, caf::actor>, caf::reacts_to<actor_unsub_atom, caf::actor>>;
+    caf::reacts_to<actor_sub_atom, caf::actor>, caf::reacts_to<actor_unsub_atom, caf::actor>,
+    // Federated: a logged event; the answer of a log read (ok, entries, epoch); read again
+    // after the last sequence; a publish delivered here at once, unsequenced (outage).
+    caf::reacts_to<fed_event_atom, federated_event_ptr>,
+    caf::reacts_to<fed_history_atom, bool, federated_history_ptr, std::string>,
+    caf::reacts_to<resync_atom>, caf::reacts_to<now_atom, publish_request_ptr>>;
 
-// `patterns`: the connections whose pattern subscriptions match `name` at spawn time.
+// `patterns`: the connections whose pattern subscriptions match `name` at spawn time. `fed`:
+// null for a single node; else the actor reads the log at once (the server watches the
+// channel's log for it and forwards the events as fed_event_atom).
 channel_actor spawn_channel(caf::actor_system& system, std::string name, runtime::server& server,
-                            channel_options options, std::vector<channel_member> patterns);
+                            channel_options options, std::vector<channel_member> patterns,
+                            std::shared_ptr<federation> fed = nullptr);
 
 }  // namespace switchboard::protocols::sgc
 
@@ -145,3 +158,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::publish_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::broadcast_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::channel_member_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::sse_request_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::federated_event_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::protocols::sgc::federated_history_ptr)

@@ -25,6 +25,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstdio>
@@ -175,6 +176,7 @@ std::size_t confirmation_insert_point(const std::string& encoded, const std::str
 
 struct rpc_call::state {
   std::weak_ptr<runtime::connection> conn;
+  answer_sink sink;  // a forwarded call: the answer goes back to its node
   std::string guid, method, params, id;
   std::atomic<bool> answered{false};
 };
@@ -186,6 +188,25 @@ rpc_call::rpc_call(const peer& p, std::string method, std::string params, std::s
   state_->method = std::move(method);
   state_->params = std::move(params);
   state_->id = std::move(id_json);
+}
+
+rpc_call::rpc_call(std::string guid, std::string method, std::string params, std::string id_json,
+                   answer_sink sink)
+    : state_(std::make_shared<state>()) {
+  state_->sink = std::move(sink);
+  state_->guid = std::move(guid);
+  state_->method = std::move(method);
+  state_->params = std::move(params);
+  state_->id = std::move(id_json);
+}
+
+const std::string& peer::user() const {
+  static const std::string none;
+  return connection ? connection->user() : none;
+}
+
+bool rpc_call::answer_encoded(std::string text) {
+  return send(std::move(text));
 }
 
 const std::string& rpc_call::guid() const noexcept {
@@ -203,6 +224,10 @@ const std::string& rpc_call::id() const noexcept {
 
 bool rpc_call::send(std::string text) {
   if (state_->answered.exchange(true)) return false;
+  if (state_->sink) {
+    state_->sink(std::move(text));
+    return true;
+  }
   auto c = state_->conn.lock();
   if (!c || !c->is_open()) return false;
   c->send_text(text);
@@ -279,6 +304,7 @@ struct server::impl {
   disconnect_hook on_disconnect;
   rpc_authorizer authorizer;
   std::unordered_map<std::string, rpc_handler> rpcs;
+  std::shared_ptr<federation> fed;  // set_federation(): null on a single node
 
   mutable std::mutex connections_mutex;
   std::unordered_map<std::string, runtime::connection_ptr> connections;  // by GUID
@@ -305,7 +331,17 @@ struct server::impl {
   channel_entry& entry_for(const std::string& name) {
     auto it = channels.find(name);
     if (it == channels.end()) {
-      auto actor = spawn_channel(system, name, transport, chan_options, pattern_members(name));
+      auto actor = spawn_channel(system, name, transport, chan_options, pattern_members(name), fed);
+      if (fed) {
+        // Watch the log first, then read it (resync): nothing falls between the two.
+        fed->watch(
+            name,
+            [a = actor](federated_event ev) {
+              caf::anon_send(a, fed_event_atom::value,
+                             std::make_shared<const federated_event>(std::move(ev)));
+            },
+            [a = actor] { caf::anon_send(a, resync_atom::value); });
+      }
       it = channels.emplace(name, channel_entry{std::move(actor)}).first;
     }
     return it->second;
@@ -314,6 +350,7 @@ struct server::impl {
   // Lock held. A channel nobody subscribes to by name and that retains nothing goes.
   void drop_if_idle(std::unordered_map<std::string, channel_entry>::iterator it) {
     if (it->second.direct > 0 || it->second.retained) return;
+    if (fed) fed->unwatch(it->first);
     caf::anon_send(it->second.actor, stop_atom::value);
     channels.erase(it);
   }
@@ -401,8 +438,10 @@ struct server::impl {
     if (!targets.empty()) transport.fanout(targets, frame);
   }
 
+  // Federated: `done` (may be empty) hears when the cluster has every copy (federation.hpp).
   void publish(const std::string& name, std::string payload, queue_level queue,
-               target_filter filter) {
+               target_filter filter, federation::publish_done done = {}) {
+    if (fed) return publish_federated(name, std::move(payload), queue, filter, std::move(done));
     auto req = std::make_shared<publish_request>();
     req->payload = std::move(payload);
     req->queue = queue;
@@ -438,6 +477,48 @@ struct server::impl {
     fanout_members(loose, req->filter, runtime::make_frame(ws::opcode::text, encode_event(ev)));
   }
 
+  // Federated publish: each target channel is logged by the cluster, and every node (this
+  // one too) delivers it to its subscribers when the log hands it back. Pattern subscribers
+  // of a channel that does not exist here get it now, unsequenced, as on a single node.
+  void publish_federated(const std::string& name, std::string payload, queue_level queue,
+                         const target_filter& filter, federation::publish_done done) {
+    std::vector<std::string> targets;
+    std::vector<channel_member> loose;
+    {
+      std::lock_guard<std::mutex> lock(directory_mutex);
+      if (stopped) return;
+      if (is_pattern(name))  // 2.4: to every existing match here, else to the literal name
+        for (const auto& [channel, e] : channels)
+          if (pattern_matches(name, channel)) targets.push_back(channel);
+      if (targets.empty()) {
+        targets.push_back(name);
+        if (channels.find(name) == channels.end()) loose = pattern_members(name);
+      }
+    }
+    if (!loose.empty()) {
+      event ev;
+      ev.channel = name;
+      ev.message.json = payload;
+      fanout_members(loose, filter, runtime::make_frame(ws::opcode::text, encode_event(ev)));
+    }
+    if (done && targets.size() > 1) {  // one answer once every copy is in
+      struct join {
+        std::atomic<std::size_t> left;
+        std::atomic<bool> ok{true};
+        federation::publish_done done;
+      };
+      auto j = std::make_shared<join>();
+      j->left = targets.size();
+      j->done = std::move(done);
+      done = [j](bool ok) {
+        if (!ok) j->ok = false;
+        if (--j->left == 0) j->done(j->ok.load());
+      };
+    }
+    for (const auto& t : targets)
+      fed->publish(t, payload, queue, filter, done);
+  }
+
   void broadcast_frame(const std::string& channel, runtime::shared_buffer frame,
                        target_filter filter) {
     if (channel.empty()) {  // every connection of this server (2.5)
@@ -469,7 +550,14 @@ struct server::impl {
 
   void replay_to(const std::string& channel, const peer& p) {
     std::lock_guard<std::mutex> lock(directory_mutex);
+    if (stopped) return;
     auto it = channels.find(channel);
+    if (it == channels.end() && fed) {
+      // Federated, channel ""'s queue is in the cluster's log, written perhaps by another
+      // node: its actor stays (retained) so that each connection gets the replay (2.9).
+      entry_for(channel).retained = true;
+      it = channels.find(channel);
+    }
     if (it == channels.end()) return;
     caf::anon_send(it->second.actor, replay_atom::value,
                    std::make_shared<const channel_member>(channel_member{p.connection, p.guid}));
@@ -503,6 +591,29 @@ struct server::impl {
     std::string out;
     encode_rpc_error(e, out);
     send(s, out);
+  }
+
+  // From any thread (a federated publish's answer comes on the cluster's thread).
+  static void send_ack_async(const runtime::connection_ptr& c, const std::string& id_json) {
+    acknowledgment a;
+    a.id = request_id::from_json(id_json);
+    std::string out;
+    encode_acknowledgment(a, out);
+    c->send_text(out);
+  }
+
+  static void send_error_async(const runtime::connection_ptr& c, int code, std::string_view text,
+                               std::string_view data, const std::string& id_json) {
+    rpc_error e;
+    e.code = code;
+    e.message = text;
+    std::string data_json;
+    append_json_string(data_json, data);
+    e.data.json = data_json;
+    e.id = request_id::from_json(id_json.empty() ? std::string_view("null") : id_json);
+    std::string out;
+    encode_rpc_error(e, out);
+    c->send_text(out);
   }
 
   static void send_session(conn_state& s) {
@@ -589,8 +700,37 @@ struct server::impl {
         }
       }
     }
+    if (fed && ack_after && !moderated(std::get<sgc::publish>(m).channel))
+      return publish_acked(s, std::get<sgc::publish>(m), id, ack);
     dispatch(s, m, text);
     if (ack && ack_after) send_ack(s, id);
+  }
+
+  bool moderated(std::string_view channel) const {
+    for (const auto& [pattern, moderator] : moderators)
+      if (pattern_matches(pattern, channel)) return true;
+    return false;
+  }
+
+  // A client publish, federated: the ACK (QoS 1/2, 2.8) once the cluster has it; refused
+  // (outbox full during an outage): cluster_unavailable and no ACK. A committed transaction
+  // message (`ack` false) was acknowledged when stored; a refusal is still reported.
+  void publish_acked(conn_state& s, const sgc::publish& x, const request_id& id, bool ack) {
+    federation::publish_done done;
+    if (id.present()) {
+      std::weak_ptr<runtime::connection> weak = s.self.connection;
+      done = [weak, ack, id_json = std::string(id.json),
+              channel = std::string(x.channel)](bool stored) {
+        auto c = weak.lock();
+        if (!c || !c->is_open()) return;
+        if (!stored)
+          send_error_async(c, cluster_unavailable, "Cluster unavailable", channel, id_json);
+        else if (ack)
+          send_ack_async(c, id_json);
+      };
+    }
+    publish(std::string(x.channel), std::string(x.message.json),
+            x.queue.value_or(queue_level::level0), {}, std::move(done));
   }
 
   void commit_transaction(conn_state& s, std::string_view channel) {
@@ -622,6 +762,7 @@ struct server::impl {
       b.message = x->message;
       std::string out;
       encode_broadcast_message(b, out);
+      if (fed) fed->broadcast(std::string(x->channel), std::string(x->message.json), {});
       return broadcast_frame(std::string(x->channel), runtime::make_frame(ws::opcode::text, out),
                              {});
     }
@@ -717,8 +858,13 @@ struct server::impl {
   void do_rpc(conn_state& s, const rpc_request& x) {
     const std::string method(x.method);
     const auto it = rpcs.find(method);
-    if ((authorizer && !authorizer(s.self, method)) || it == rpcs.end())
+    if (authorizer && !authorizer(s.self, method))
       return send_error(s, method_not_found, {}, method, x.id);
+    if (it == rpcs.end()) {
+      if (!fed) return send_error(s, method_not_found, {}, method, x.id);
+      // Perhaps another node serves it (federation.hpp): it answers, or -32601, or a timeout.
+      return fed->rpc(rpc_call(s.self, method, std::string(x.params.json), std::string(x.id.json)));
+    }
     it->second(s.self,
                rpc_call(s.self, method, std::string(x.params.json), std::string(x.id.json)));
   }
@@ -857,11 +1003,19 @@ void server::broadcast(std::string_view text, const std::string& channel, std::s
   b.message = text_payload(text, storage);
   std::string out;
   encode_broadcast_message(b, out);
-  impl_->broadcast_frame(channel, runtime::make_frame(ws::opcode::text, out),
-                         target_filter::parse(exclude, include));
+  auto filter = target_filter::parse(exclude, include);
+  if (impl_->fed) impl_->fed->broadcast(channel, std::string(b.message.json), filter);
+  impl_->broadcast_frame(channel, runtime::make_frame(ws::opcode::text, out), std::move(filter));
 }
 
 bool server::write(const std::string& guid, std::string_view text) {
+  std::string storage;
+  const raw_json payload = text_payload(text, storage);
+  if (deliver_write(guid, payload.json)) return true;
+  return impl_->fed && impl_->fed->write(guid, std::string(payload.json));
+}
+
+bool server::deliver_write(const std::string& guid, std::string_view payload) {
   runtime::connection_ptr c;
   {
     std::lock_guard<std::mutex> lock(impl_->connections_mutex);
@@ -869,9 +1023,8 @@ bool server::write(const std::string& guid, std::string_view text) {
     if (it == impl_->connections.end()) return false;
     c = it->second;
   }
-  std::string storage;
   plain_message m;
-  m.message = text_payload(text, storage);
+  m.message.json = payload;
   std::string out;
   encode_plain_message(m, out);
   c->send_text(out);
@@ -881,7 +1034,11 @@ bool server::write(const std::string& guid, std::string_view text) {
 bool server::clear_queue(const std::string& channel) {
   std::lock_guard<std::mutex> lock(impl_->directory_mutex);
   auto it = impl_->channels.find(channel);
-  if (it == impl_->channels.end()) return false;
+  if (it == impl_->channels.end()) {
+    // Federated, the log holds the queue even where no channel actor runs.
+    if (impl_->fed) impl_->fed->clear(channel);
+    return false;
+  }
   // The channel actor never takes the directory lock, so waiting for it here is safe; holding
   // the lock keeps a concurrent publish from marking the channel retained in between.
   bool had = false;
@@ -889,6 +1046,7 @@ bool server::clear_queue(const std::string& channel) {
   self->request(it->second.actor, caf::infinite, clear_atom::value)
       .receive([&](bool b) { had = b; }, [](caf::error&) {});
   it->second.retained = false;
+  if (impl_->fed) impl_->fed->clear(channel);  // every node, and the log's later readers
   impl_->drop_if_idle(it);
   return had;
 }
@@ -922,10 +1080,74 @@ void server::stop() {
   std::lock_guard<std::mutex> lock(impl_->directory_mutex);
   if (impl_->stopped) return;
   impl_->stopped = true;
-  for (auto& [name, e] : impl_->channels)
+  for (auto& [name, e] : impl_->channels) {
+    if (impl_->fed) impl_->fed->unwatch(name);
     caf::anon_send(e.actor, stop_atom::value);
+  }
   impl_->channels.clear();
   impl_->patterns.clear();
+}
+
+const server_options& server::options() const noexcept {
+  return impl_->options;
+}
+
+void server::set_federation(std::shared_ptr<federation> f) {
+  impl_->fed = std::move(f);
+}
+
+void server::deliver_now(const std::string& channel, std::string payload, queue_level queue,
+                         const target_filter& filter) {
+  std::lock_guard<std::mutex> lock(impl_->directory_mutex);
+  if (impl_->stopped) return;
+  auto it = impl_->channels.find(channel);
+  if (it == impl_->channels.end()) return;  // pattern-only subscribers got it at publish time
+  auto req = std::make_shared<publish_request>();
+  req->payload = std::move(payload);
+  req->queue = queue;
+  req->filter = filter;
+  caf::anon_send(it->second.actor, now_atom::value, publish_request_ptr(std::move(req)));
+}
+
+void server::deliver_broadcast(const std::string& channel, std::string_view payload,
+                               const target_filter& filter) {
+  broadcast_message b;
+  b.channel = channel;
+  b.message.json = payload;
+  std::string out;
+  encode_broadcast_message(b, out);
+  impl_->broadcast_frame(channel, runtime::make_frame(ws::opcode::text, out), filter);
+}
+
+bool server::serve_rpc(rpc_call call) {
+  const auto it = impl_->rpcs.find(call.method());
+  if (it == impl_->rpcs.end()) return false;
+  peer who;
+  who.guid = call.guid();
+  it->second(who, std::move(call));
+  return true;
+}
+
+std::vector<std::string> server::rpc_methods() const {
+  std::vector<std::string> out;
+  for (const auto& [name, h] : impl_->rpcs)
+    out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> server::guids() const {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lock(impl_->connections_mutex);
+  for (const auto& [guid, c] : impl_->connections)
+    out.push_back(guid);
+  return out;
+}
+
+void server::resync() {
+  std::lock_guard<std::mutex> lock(impl_->directory_mutex);
+  for (const auto& [name, e] : impl_->channels)
+    caf::anon_send(e.actor, resync_atom::value);
 }
 
 void server::on_open(const runtime::connection_ptr& c) {
@@ -938,6 +1160,7 @@ void server::on_open(const runtime::connection_ptr& c) {
     std::lock_guard<std::mutex> lock(impl_->connections_mutex);
     impl_->connections.emplace(s.self.guid, c);
   }
+  if (impl_->fed) impl_->fed->connection_opened(s.self.guid);
   impl::send_session(s);                    // 2.7
   impl_->replay_to(std::string(), s.self);  // 2.9: the queue of channel ""
   if (impl_->on_connect) impl_->on_connect(s.self);
@@ -958,6 +1181,7 @@ void server::on_close(const runtime::connection_ptr& c, std::uint16_t code, std:
     std::lock_guard<std::mutex> lock(impl_->connections_mutex);
     impl_->connections.erase(s.self.guid);
   }
+  if (impl_->fed) impl_->fed->connection_closed(s.self.guid);
   impl_->unsubscribe_everything(s);  // fires on_unsubscribe per channel (1.7)
   s.transactions.clear();            // open transactions are rolled back (2.10 [D])
   if (impl_->on_disconnect) impl_->on_disconnect(s.self, code);

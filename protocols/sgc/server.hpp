@@ -40,6 +40,13 @@
 //   - an open transaction is rolled back when its connection closes (2.10);
 //   - the QoS 2 store is server-wide, keyed by (user or peer address, id) (qos_store.hpp).
 //
+// Federated (set_federation, federation.hpp; the cluster's sgc_bridge sets it): publishes are
+// logged cluster-wide and delivered by every node when the log hands them back (sequences are
+// the cluster's), a client publish's ACK waits until the cluster has it (cluster_unavailable
+// when it cannot take it), broadcasts and write() reach other nodes' connections, and an RPC
+// no local handler serves is answered by the node that has one. Without a federation all of
+// this is the single-node behaviour above, unchanged.
+//
 // Threads: configure (attach, on_*) before the runtime server starts. The hooks and RPC
 // handlers run on the connection's io thread, one message at a time per connection; they must
 // not block (hand slow work elsewhere and answer through rpc_call, which any thread may use).
@@ -50,6 +57,7 @@
 
 #include "protocols/sgc/atoms.hpp"
 #include "protocols/sgc/codec.hpp"
+#include "protocols/sgc/federation.hpp"
 #include "protocols/sgc/qos_store.hpp"
 #include "runtime/connection.hpp"
 
@@ -75,6 +83,9 @@ namespace switchboard::protocols::sgc {
 inline constexpr int subscription_denied = -32001;  // the before-subscribe hook said no
 inline constexpr int subscription_limit = -32002;   // max_subscriptions reached
 inline constexpr int transaction_full = -32003;     // max_transaction_messages reached
+// Federated (federation.hpp): the cluster is unreachable and the outbox of publishes waiting
+// for it is full; the publish was not taken (no ACK).
+inline constexpr int cluster_unavailable = -32004;
 
 struct server_options {
   decode_options codec;  // max_message_size (default 1 MiB): longer texts get -32600
@@ -89,11 +100,13 @@ struct server_options {
   std::size_t max_transaction_messages = 1000;
 };
 
-// A connection as hooks see it.
+// A connection as hooks see it. An RPC handler serving a call from a client of another node
+// (federated) gets a peer with that client's GUID and no connection.
 struct peer {
   std::string guid;  // the session id (2.7), also the include/exclude name (1.2)
   runtime::connection_ptr connection;
-  const std::string& user() const { return connection->user(); }  // HTTP-authenticated user
+  // The HTTP-authenticated user ("" without a connection).
+  const std::string& user() const;
 };
 
 // One RPC (2.6), answered once with result() or error() from any thread. Copyable; copies
@@ -101,6 +114,11 @@ struct peer {
 class rpc_call {
  public:
   rpc_call(const peer& p, std::string method, std::string params, std::string id_json);
+  // A call whose answer (the encoded JSON-RPC text) goes to `sink` instead of a connection:
+  // a call forwarded from another node (federated).
+  using answer_sink = std::function<void(std::string text)>;
+  rpc_call(std::string guid, std::string method, std::string params, std::string id_json,
+           answer_sink sink);
 
   const std::string& guid() const noexcept;
   const std::string& method() const noexcept;
@@ -116,6 +134,8 @@ class rpc_call {
   bool result_json(std::string_view json);
   // `text` "" means the code's standard text; `data` is sent as a JSON string when set.
   bool error(int code, std::string_view text = {}, std::string_view data = {});
+  // An answer already encoded (another node's handler answered): sent as it is.
+  bool answer_encoded(std::string text);
 
  private:
   struct state;
@@ -213,6 +233,30 @@ class server final : public runtime::websocket_handler, public runtime::stream_h
   std::size_t connections() const;
   // Stops every channel actor (the destructor does it too). Idempotent.
   void stop();
+  const server_options& options() const noexcept;
+
+  // --- Cluster side (federation.hpp; cluster/sgc_bridge.hpp calls these) -------------------
+  // Before the runtime server starts: from then on publishes, broadcasts, writes to unknown
+  // GUIDs and RPCs nobody here serves go through `f`. Set once; it stays for this object's
+  // life (a federation that goes away turns its members into no-ops).
+  void set_federation(std::shared_ptr<federation> f);
+  // Any thread. A publish the cluster could not log yet: to this node's subscribers of
+  // `channel` now, without a sequence (not stored: the log stores it when it is back).
+  void deliver_now(const std::string& channel, std::string payload, queue_level queue,
+                   const target_filter& filter);
+  // Any thread. Another node's broadcast (2.5), to this node's connections only.
+  void deliver_broadcast(const std::string& channel, std::string_view payload,
+                         const target_filter& filter);
+  // Any thread. Another node's WriteData to a connection of this node; false when unknown.
+  bool deliver_write(const std::string& guid, std::string_view payload);
+  // Any thread (the handler runs on the caller's thread). Another node's client calls a
+  // method: false when no handler here serves it (the caller answers -32601).
+  bool serve_rpc(rpc_call call);
+  // The RPC methods with a handler here, and the GUIDs of this node's connections.
+  std::vector<std::string> rpc_methods() const;
+  std::vector<std::string> guids() const;
+  // The cluster link is back: each channel reads the log after its last sequence.
+  void resync();
 
   // --- runtime::websocket_handler (io threads) ---------------------------------------------
   void on_open(const runtime::connection_ptr& c) override;
