@@ -53,6 +53,8 @@ void hub_bridge::on_close(const runtime::connection_ptr& c, std::uint16_t code,
 void broadcast_bridge::on_message(const runtime::connection_ptr&, ws::opcode op,
                                   std::string_view payload) {
   server_.broadcast(runtime::make_frame(op, payload), this);
+  if (hub_federation* f = federation_.load(std::memory_order_acquire))
+    f->endpoint_broadcast(op, payload);
 }
 
 // --- State --------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ void hub::start() {
   s.registry = spawn_group_registry(*s.system, *s.server, &s.on_group_removed);
   if (s.options.echo_endpoint) s.server->add_websocket_route("/echo", &s.echo);
   if (s.options.broadcast_endpoint) {
-    s.broadcaster = std::make_unique<broadcast_bridge>(*s.server);
+    s.broadcaster = std::make_unique<broadcast_bridge>(*s.server, s.federation);
     s.server->add_websocket_route("/broadcast", s.broadcaster.get());
   }
   for (const auto& path : s.options.paths)
@@ -182,12 +184,38 @@ bool hub::close(connection_id id, std::uint16_t code, std::string reason) {
 }
 
 void hub::broadcast(std::string_view text) {
-  state_->server->broadcast(runtime::make_frame(ws::opcode::text, text), &state_->bridge);
+  local_broadcast(text);
+  if (hub_federation* f = state_->federation.load(std::memory_order_acquire)) f->broadcast(text);
 }
 
 void hub::broadcast(std::string_view text, const std::string& channel) {
+  local_broadcast(text, channel);
+  if (hub_federation* f = state_->federation.load(std::memory_order_acquire))
+    f->broadcast(text, channel);
+}
+
+void hub::federate(hub_federation* f) {
+  state_->federation.store(f, std::memory_order_release);
+}
+
+void hub::local_broadcast(std::string_view text) {
+  state_->server->broadcast(runtime::make_frame(ws::opcode::text, text), &state_->bridge);
+}
+
+void hub::local_broadcast(std::string_view text, const std::string& channel) {
   caf::anon_send(state_->channel(channel), publish_atom::value,
                  runtime::make_frame(ws::opcode::text, text));
+}
+
+void hub::local_group_broadcast(const std::string& group_or_pattern, std::string_view text) {
+  if (!state_->registry) return;  // spawned by start(): the bridge starts after it
+  caf::anon_send(state_->registry, broadcast_atom::value, group_or_pattern,
+                 runtime::make_frame(ws::opcode::text, text));
+}
+
+void hub::local_endpoint_broadcast(ws::opcode op, std::string_view payload) {
+  if (state_->broadcaster)
+    state_->server->broadcast(runtime::make_frame(op, payload), state_->broadcaster.get());
 }
 
 void hub::subscribe(connection_id id, const std::string& channel) {
@@ -230,6 +258,8 @@ void groups::remove(const std::string& group, connection_id id) {
 void groups::broadcast(const std::string& group_or_pattern, std::string_view text) {
   caf::anon_send(state_.registry, broadcast_atom::value, group_or_pattern,
                  runtime::make_frame(ws::opcode::text, text));
+  if (hub_federation* f = state_.federation.load(std::memory_order_acquire))
+    f->group_broadcast(group_or_pattern, text);
 }
 
 std::vector<connection_id> groups::members(const std::string& group) {

@@ -15,6 +15,13 @@
 // ("Room*") and a removed event when a member disconnects. Broadcasts encode the frame once
 // and queue the same buffer on every target, one post per io thread.
 //
+// Cluster (federation.hpp): with a hub_federation set (cluster/hub_bridge.hpp does it),
+// broadcast(), broadcast(text, channel), groups().broadcast() and the /broadcast endpoint
+// reach the connections of every node, each once; the local_* methods are what the bridge
+// calls with another node's broadcast (this node only). Group membership stays with the node
+// of the connection: groups().members() and names() answer for this node (the cluster bridge
+// asks every node for the cluster-wide view).
+//
 // Threads: set handlers and routes before start(); everything else is safe from any thread.
 #pragma once
 
@@ -52,6 +59,7 @@ struct hub_options {
 };
 
 class groups;
+class hub_federation;
 
 class hub {
  public:
@@ -96,6 +104,17 @@ class hub {
   // Subscribers of a channel now (asks the channel actor; blocks briefly).
   std::size_t subscribers(const std::string& channel);
 
+  // --- Cluster (federation.hpp) -------------------------------------------------------------
+  // The bridge that carries broadcasts to the other nodes; null: this node only. The object
+  // must outlive the hub or be unset first.
+  void federate(hub_federation* f);
+  // Another node's broadcasts, delivered here only (never passed on to the federation).
+  void local_broadcast(std::string_view text);
+  void local_broadcast(std::string_view text, const std::string& channel);
+  void local_group_broadcast(const std::string& group_or_pattern, std::string_view text);
+  // To every /broadcast client here (binary when op says so).
+  void local_endpoint_broadcast(runtime::websocket::opcode op, std::string_view payload);
+
   actors::groups& groups();
   runtime::server& server();
   caf::actor_system& system();
@@ -116,9 +135,10 @@ class groups {
   void add(const std::string& group, connection_id id);
   void remove(const std::string& group, connection_id id);
   // To every member of the groups the name or pattern ("Room*", "room-?") matches; a
-  // connection in several matching groups receives the message once.
+  // connection in several matching groups receives the message once (on every node when the
+  // hub is federated).
   void broadcast(const std::string& group_or_pattern, std::string_view text);
-  // Members now (blocks briefly).
+  // Members now, on this node (blocks briefly).
   std::vector<connection_id> members(const std::string& group);
   std::vector<std::string> names();
   // Runs in the group registry actor; set before start().

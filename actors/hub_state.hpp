@@ -2,6 +2,7 @@
 #pragma once
 
 #include "actors/channel.hpp"
+#include "actors/federation.hpp"
 #include "actors/group_registry.hpp"
 #include "actors/hub.hpp"
 #include "runtime/server.hpp"
@@ -10,6 +11,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <unordered_map>
@@ -31,15 +33,18 @@ class hub_bridge final : public runtime::websocket_handler {
   hub::state& state_;
 };
 
-// /broadcast: every message received goes to every client of /broadcast.
+// /broadcast: every message received goes to every client of /broadcast (on every node when
+// the hub is federated).
 class broadcast_bridge final : public runtime::websocket_handler {
  public:
-  explicit broadcast_bridge(runtime::server& s) : server_(s) {}
+  broadcast_bridge(runtime::server& s, const std::atomic<hub_federation*>& f)
+      : server_(s), federation_(f) {}
   void on_message(const runtime::connection_ptr& c, runtime::websocket::opcode op,
                   std::string_view payload) override;
 
  private:
   runtime::server& server_;
+  const std::atomic<hub_federation*>& federation_;
 };
 
 struct hub::state {
@@ -64,6 +69,7 @@ struct hub::state {
   std::mutex channels_mutex;
   std::unordered_map<std::string, channel_actor> channels;
   actors::groups groups{*this};
+  std::atomic<hub_federation*> federation{nullptr};
   bool started = false;
   bool stopped = false;
 

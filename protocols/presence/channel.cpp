@@ -68,11 +68,12 @@ void deliver(runtime::server& server, const std::vector<const channel_entry*>& t
     std::vector<runtime::connection_ptr> conns;
     conns.reserve(targets.size());
     for (const auto* t : targets)
-      conns.push_back(t->conn);
-    server.fanout(conns, runtime::make_frame(ws::opcode::text, encoded));
+      if (t->conn) conns.push_back(t->conn);  // a remote member (federation) has none
+    if (!conns.empty()) server.fanout(conns, runtime::make_frame(ws::opcode::text, encoded));
     return;
   }
   for (const auto* t : targets) {
+    if (!t->conn) continue;
     std::string id = new_guid();
     std::string text = with_id(encoded, id, options.base64);
     if (t->acks && !t->acks->add(std::move(id), text)) {
@@ -98,7 +99,7 @@ struct channel_state {
     if (stale) {
       targets.clear();
       for (const auto& [id, e] : members)
-        targets.push_back(e.get());
+        if (e->conn) targets.push_back(e.get());  // remote members are listed, not sent to
       stale = false;
     }
     deliver(*server, targets, encoded, options);

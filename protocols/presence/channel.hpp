@@ -70,7 +70,7 @@ class ack_tracker {
 // A member as the actors know it: its record and where to send.
 struct channel_entry {
   presence::member who;
-  runtime::connection_ptr conn;
+  runtime::connection_ptr conn;       // null: a member of another node (listed, never sent to)
   std::shared_ptr<ack_tracker> acks;  // null without acknowledgment
 };
 using channel_entry_ptr = std::shared_ptr<const channel_entry>;
@@ -81,6 +81,7 @@ struct fanout_options {
 };
 
 // Sends `encoded` to `targets`: one shared frame, or one text per recipient with its ack id.
+// Targets without a connection (remote members) are skipped.
 void deliver(runtime::server& server, const std::vector<const channel_entry*>& targets,
              const std::string& encoded, const fanout_options& options);
 // A fresh version 4 GUID, upper-case hex: session and ack ids.

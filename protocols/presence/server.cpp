@@ -42,10 +42,13 @@ struct conn_state final : runtime::connection_attachment {
 };
 
 struct member_record {
-  channel_entry_ptr entry;  // the member (id, name, info) and where to send
-  peer owner;
+  channel_entry_ptr entry;  // the member (id, name, info) and where to send (null: remote)
+  peer owner;               // empty for a remote member
   std::set<std::string> channels;
+  std::string node;  // "" : this node's; else the node that owns it (federation)
 };
+
+using member_map = std::unordered_map<std::string, member_record>;
 
 struct channel_record {
   channel_actor actor;
@@ -79,10 +82,24 @@ struct server::impl {
   disconnect_hook on_disconnect;
 
   mutable std::mutex registry_mutex;
-  std::unordered_map<std::string, member_record> members;
+  member_map members;
   std::unordered_map<std::string, channel_record> channels;
   channel_actor lobby;
   bool stopped = false;
+  // The cluster bridge (null: one node). Changed under registry_mutex; read with it held,
+  // except where a request only asks whether there is one.
+  std::atomic<federation*> fed{nullptr};
+  std::string self_node;
+
+  // Lock held. The record of `id` when it is `s`'s own member: with a federation a remote
+  // member that won the id may have replaced it since the io thread last looked.
+  member_record* own_locked(const conn_state& s, const std::string& id) {
+    auto it = members.find(id);
+    if (it == members.end() || !it->second.entry->conn ||
+        it->second.entry->conn != s.self.connection)
+      return nullptr;
+    return &it->second;
+  }
 
   // Acknowledgment (5.3): the live trackers, and the thread that resends what is due.
   std::mutex trackers_mutex;
@@ -180,6 +197,32 @@ struct server::impl {
     }
   }
 
+  // Lock held. The member leaves every channel, then the presence: each channel's members get
+  // its leave, then everyone member@remove (a shared chain keeps that order). Returns the
+  // channels it left.
+  std::vector<std::string> remove_locked(member_map::iterator it) {
+    const std::string id = it->first;
+    const member who = it->second.entry->who;
+    std::vector<std::string> left;
+    message m;
+    m.method = method::member_remove;
+    m.member = who;
+    auto chain = std::make_shared<leave_chain>();
+    chain->lobby = lobby;
+    chain->member_id = id;
+    chain->encoded = encode(m, fan.base64);
+    chain->left = static_cast<int>(it->second.channels.size());
+    for (const auto& name : it->second.channels) {
+      leave_locked(name, id, who, chain);
+      left.push_back(name);
+    }
+    if (left.empty())
+      caf::anon_send(lobby, leave_atom::value, id, chain->encoded, leave_chain_ptr());
+    if (federation* f = fed.load(); f && it->second.node.empty()) f->member_remove(who);
+    members.erase(it);
+    return left;
+  }
+
   // The connection's member leaves every channel and the presence: disconnect and member@remove.
   void remove_member(conn_state& s) {
     if (!s.member_id) return;
@@ -189,24 +232,10 @@ struct server::impl {
     std::vector<std::string> left;
     {
       std::lock_guard<std::mutex> lock(registry_mutex);
+      if (!own_locked(s, id)) return;  // gone already (a remote member won the id)
       auto it = members.find(id);
-      if (it == members.end()) return;
       who = it->second.entry->who;
-      message m;
-      m.method = method::member_remove;
-      m.member = who;
-      auto chain = std::make_shared<leave_chain>();
-      chain->lobby = lobby;
-      chain->member_id = id;
-      chain->encoded = encode(m, fan.base64);
-      chain->left = static_cast<int>(it->second.channels.size());
-      for (const auto& name : it->second.channels) {
-        leave_locked(name, id, who, chain);
-        left.push_back(name);
-      }
-      if (left.empty())
-        caf::anon_send(lobby, leave_atom::value, id, chain->encoded, leave_chain_ptr());
-      members.erase(it);
+      left = remove_locked(it);
     }
     if (on_leave)
       for (const auto& name : left)
@@ -238,6 +267,10 @@ struct server::impl {
     if (id.empty()) id = s.self.guid;
     const std::string channel = m.channel.value_or(std::string());
 
+    if (fed && s.member_id) {  // the member may have lost its id to another node's
+      std::lock_guard<std::mutex> lock(registry_mutex);
+      if (!own_locked(s, *s.member_id)) s.member_id.reset();
+    }
     if (m.method == method::member_new) return new_member(s, m, id);
     const bool owned = s.member_id && *s.member_id == id;
     switch (m.method) {
@@ -306,13 +339,14 @@ struct server::impl {
       std::lock_guard<std::mutex> lock(registry_mutex);
       if (stopped) return;
       // Taken between the check and here by another connection: still error 1, below.
-      if (members.emplace(id, member_record{entry, s.self, {}}).second) {
+      if (members.emplace(id, member_record{entry, s.self, {}, {}}).second) {
         s.member_id = id;
         message m;
         m.method = method::member_new;
         m.member = who;
         hello.emplace(self->request(lobby, caf::infinite, hello_atom::value,
                                     channel_entry_ptr(entry), encode(m, fan.base64)));
+        if (federation* f = fed.load()) f->member_new(who);
       }
     }
     if (!s.member_id) return send_error(s, member_exists, {}, who);
@@ -320,6 +354,18 @@ struct server::impl {
     // next (a join, a publish) reaches every io thread's queue after it.
     hello->receive([](bool) {}, [](caf::error&) {});
     if (on_new_member) on_new_member(s.self, who);
+  }
+
+  // Lock held. The member's record becomes `entry`: its channels and everyone are told.
+  void update_locked(member_record& rec, const channel_entry_ptr& entry) {
+    rec.entry = entry;
+    for (const auto& name : rec.channels)
+      if (auto c = channels.find(name); c != channels.end())
+        caf::anon_send(c->second.actor, update_atom::value, entry, std::string());
+    message m;
+    m.method = method::member_update;
+    m.member = entry->who;
+    caf::anon_send(lobby, update_atom::value, entry, encode(m, fan.base64));
   }
 
   void update_member(conn_state& s, const message& req, const std::string& id) {
@@ -334,19 +380,25 @@ struct server::impl {
     auto entry = std::make_shared<channel_entry>(channel_entry{who, s.self.connection, s.acks});
     {
       std::lock_guard<std::mutex> lock(registry_mutex);
-      auto it = members.find(id);
-      if (it == members.end()) return;
-      it->second.entry = entry;
-      for (const auto& name : it->second.channels)
-        if (auto c = channels.find(name); c != channels.end())
-          caf::anon_send(c->second.actor, update_atom::value, channel_entry_ptr(entry),
-                         std::string());
-      message m;
-      m.method = method::member_update;
-      m.member = who;
-      caf::anon_send(lobby, update_atom::value, channel_entry_ptr(entry), encode(m, fan.base64));
+      member_record* rec = own_locked(s, id);
+      if (!rec) return;
+      update_locked(*rec, entry);
+      if (federation* f = fed.load()) f->member_update(who);
     }
     if (on_update_member) on_update_member(s.self, who);
+  }
+
+  // Lock held. `rec` (member `id`) joins `channel`; its members, the joiner included, are told.
+  void join_locked(member_record& rec, const std::string& id, const std::string& channel,
+                   bool& created) {
+    auto& ch = channel_for(channel, created);
+    ch.member_ids.insert(id);
+    rec.channels.insert(channel);
+    message m;
+    m.method = method::channel_member_new;
+    m.member = rec.entry->who;
+    m.channel = channel;
+    caf::anon_send(ch.actor, join_atom::value, rec.entry, encode(m, fan.base64));
   }
 
   void join(conn_state& s, const std::string& id, const std::string& channel) {
@@ -355,11 +407,13 @@ struct server::impl {
     int error = 0;
     {
       std::lock_guard<std::mutex> lock(registry_mutex);
-      const auto& rec = members.at(id);
-      who = rec.entry->who;
-      if (rec.channels.count(channel))
+      const member_record* rec = own_locked(s, id);
+      who.id = id;
+      if (!rec)
+        error = member_not_exists;
+      else if (who = rec->entry->who; rec->channels.count(channel))
         error = subscription_exists;
-      else if (rec.channels.size() >= options.max_channels_per_member)
+      else if (rec->channels.size() >= options.max_channels_per_member)
         error = subscription_denied;
       exists = channels.count(channel) != 0;
     }
@@ -385,19 +439,33 @@ struct server::impl {
         asked_new_channel = true;
         continue;
       }
-      auto& rec = members.at(id);
-      auto& ch = channel_for(channel, created);
-      ch.member_ids.insert(id);
-      rec.channels.insert(channel);
-      message m;
-      m.method = method::channel_member_new;
-      m.member = rec.entry->who;
-      m.channel = channel;
-      caf::anon_send(ch.actor, join_atom::value, rec.entry, encode(m, fan.base64));
+      member_record* rec = own_locked(s, id);
+      if (!rec) return;  // lost its id to another node's member meanwhile
+      join_locked(*rec, id, channel, created);
+      if (federation* f = fed.load()) f->join(channel, rec->entry->who);
       break;
     }
     if (created && on_new_channel) on_new_channel(s.self, channel, who);
     if (on_join) on_join(s.self, channel, who);
+  }
+
+  // Lock held. Member `id` (out of its record's channels already) leaves `channel`: the
+  // channel's members, the leaver included, are told; the answer says when they were.
+  auto explicit_leave_locked(caf::scoped_actor& self, const std::string& id, const member& who,
+                             const std::string& channel) {
+    message m;
+    m.method = method::channel_member_remove;
+    m.member = who;
+    m.channel = channel;
+    auto it = channels.find(channel);
+    auto answer = self->request(it->second.actor, caf::infinite, leave_atom::value, id,
+                                encode(m, fan.base64), leave_chain_ptr());
+    it->second.member_ids.erase(id);
+    if (it->second.member_ids.empty()) {
+      caf::anon_send(it->second.actor, stop_atom::value);
+      channels.erase(it);
+    }
+    return answer;
   }
 
   void leave(conn_state& s, const std::string& id, const std::string& channel) {
@@ -409,25 +477,17 @@ struct server::impl {
         done;
     {
       std::lock_guard<std::mutex> lock(registry_mutex);
-      auto& rec = members.at(id);
-      who = rec.entry->who;
-      if (channels.count(channel) == 0) {
+      member_record* rec = own_locked(s, id);
+      who.id = id;
+      if (!rec) {
+        error = member_not_exists;
+      } else if (who = rec->entry->who; channels.count(channel) == 0) {
         error = channel_not_exists;
-      } else if (rec.channels.erase(channel) == 0) {
+      } else if (rec->channels.erase(channel) == 0) {
         error = subscription_not_exists;
       } else {
-        message m;
-        m.method = method::channel_member_remove;
-        m.member = who;
-        m.channel = channel;
-        auto it = channels.find(channel);
-        done.emplace(self->request(it->second.actor, caf::infinite, leave_atom::value, id,
-                                   encode(m, fan.base64), leave_chain_ptr()));
-        it->second.member_ids.erase(id);
-        if (it->second.member_ids.empty()) {
-          caf::anon_send(it->second.actor, stop_atom::value);
-          channels.erase(it);
-        }
+        done.emplace(explicit_leave_locked(self, id, who, channel));
+        if (federation* f = fed.load()) f->leave(channel, who);
       }
     }
     if (error) return send_error(s, error, channel, who);
@@ -443,12 +503,14 @@ struct server::impl {
     int error = 0;
     {
       std::lock_guard<std::mutex> lock(registry_mutex);
-      const auto& rec = members.at(id);
-      who = rec.entry->who;
-      if (!channel.empty()) {
+      const member_record* rec = own_locked(s, id);
+      who.id = id;
+      if (!rec) {
+        error = member_not_exists;
+      } else if (who = rec->entry->who; !channel.empty()) {
         if (channels.count(channel) == 0)
           error = channel_not_exists;
-        else if (rec.channels.count(channel) == 0)
+        else if (rec->channels.count(channel) == 0)
           error = subscription_not_exists;
       }
     }
@@ -460,10 +522,14 @@ struct server::impl {
     m.text = text;
     m.channel = channel;
     m.member = who;
-    std::string encoded = encode(m, fan.base64);
     std::lock_guard<std::mutex> lock(registry_mutex);
+    if (federation* f = fed.load()) f->publish(channel, text, &who);
+    fan_locked(channel, encode(m, fan.base64));
+  }
+
+  // Lock held. `encoded` to everyone ("") or to the channel's members (none: nothing).
+  void fan_locked(const std::string& channel, std::string encoded) {
     if (channel.empty()) return caf::anon_send(lobby, fan_atom::value, std::move(encoded));
-    // The publisher is in the channel (only its own thread takes it out), so it still exists.
     if (auto it = channels.find(channel); it != channels.end())
       caf::anon_send(it->second.actor, fan_atom::value, std::move(encoded));
   }
@@ -472,8 +538,9 @@ struct server::impl {
     channel_entry_ptr entry;
     {
       std::lock_guard<std::mutex> lock(registry_mutex);
-      entry = members.at(id).entry;
+      if (const member_record* rec = own_locked(s, id)) entry = rec->entry;
     }
+    if (!entry) return send_error(s, member_not_exists, channel, requester_of(s, id));
     if (before_send_members && !before_send_members(s.self, channel, entry->who))
       return send_error(s, send_members_denied, channel, entry->who);
     {
@@ -489,15 +556,27 @@ struct server::impl {
   void invite(conn_state& s, const std::string& id, const message& req) {
     const std::string channel = req.channel.value_or(std::string());
     member inviter;
-    std::vector<std::pair<member, channel_entry_ptr>> targets;  // invitee, its entry (or null)
+    struct target {
+      member invitee;
+      channel_entry_ptr entry;  // null: no such member
+      std::string node;         // not "": a member of that node
+    };
+    std::vector<target> targets;
     {
-      std::lock_guard<std::mutex> lock(registry_mutex);
-      inviter = members.at(id).entry->who;
+      std::unique_lock<std::mutex> lock(registry_mutex);
+      const member_record* rec = own_locked(s, id);
+      if (!rec) {
+        lock.unlock();
+        return send_error(s, member_not_exists, channel, requester_of(s, id));
+      }
+      inviter = rec->entry->who;
       if (req.members)
         for (const auto& invitee : *req.members) {
           auto it = members.find(invitee.id);
-          targets.emplace_back(invitee,
-                               it == members.end() ? channel_entry_ptr() : it->second.entry);
+          if (it == members.end())
+            targets.push_back({invitee, nullptr, {}});
+          else
+            targets.push_back({invitee, it->second.entry, it->second.node});
         }
     }
     message m;
@@ -505,12 +584,14 @@ struct server::impl {
     m.channel = channel;
     m.member = inviter;
     const std::string encoded = encode(m, fan.base64);
-    for (const auto& [invitee, entry] : targets) {
-      if (!entry) {
-        send_error(s, member_not_exists, channel, invitee);
-        continue;
+    for (const auto& t : targets) {
+      if (!t.entry) {
+        send_error(s, member_not_exists, channel, t.invitee);
+      } else if (!t.node.empty()) {
+        if (federation* f = fed.load()) f->invite(t.node, channel, inviter, t.invitee.id);
+      } else {
+        deliver(transport, {t.entry.get()}, encoded, fan);
       }
-      deliver(transport, {entry.get()}, encoded, fan);
     }
   }
 
@@ -520,10 +601,19 @@ struct server::impl {
         req.members && !req.members->empty() ? req.members->front().id : std::string();
     member invitee;
     channel_entry_ptr inviter;
+    std::string inviter_node;
     {
-      std::lock_guard<std::mutex> lock(registry_mutex);
-      invitee = members.at(id).entry->who;
-      if (auto it = members.find(inviter_id); it != members.end()) inviter = it->second.entry;
+      std::unique_lock<std::mutex> lock(registry_mutex);
+      const member_record* rec = own_locked(s, id);
+      if (!rec) {
+        lock.unlock();
+        return send_error(s, member_not_exists, channel, requester_of(s, id));
+      }
+      invitee = rec->entry->who;
+      if (auto it = members.find(inviter_id); it != members.end()) {
+        inviter = it->second.entry;
+        inviter_node = it->second.node;
+      }
     }
     if (!inviter) {
       member unknown;
@@ -536,6 +626,11 @@ struct server::impl {
     m.member = invitee;
     m.accept = req.accept.value_or(false);
     if (req.error) m.error = req.error;
+    if (!inviter_node.empty()) {
+      if (federation* f = fed.load())
+        f->respond(inviter_node, channel, invitee, inviter_id, *m.accept, m.error);
+      return;
+    }
     deliver(transport, {inviter.get()}, encode(m, fan.base64), fan);
   }
 };
@@ -616,9 +711,10 @@ void server::broadcast(std::string_view text, const std::string& channel) {
   std::string encoded = encode(m, impl_->fan.base64);
   std::lock_guard<std::mutex> lock(impl_->registry_mutex);
   if (impl_->stopped) return;
-  if (channel.empty()) return caf::anon_send(impl_->lobby, fan_atom::value, std::move(encoded));
-  if (auto it = impl_->channels.find(channel); it != impl_->channels.end())
-    caf::anon_send(it->second.actor, fan_atom::value, std::move(encoded));
+  // The mirror knows every node's channels: one nobody has exists nowhere.
+  if (federation* f = impl_->fed.load(); f && (channel.empty() || impl_->channels.count(channel)))
+    f->publish(channel, *m.text, nullptr);
+  impl_->fan_locked(channel, std::move(encoded));
 }
 
 std::vector<member> server::members(const std::string& channel) const {
@@ -647,6 +743,224 @@ std::vector<std::string> server::channels() const {
     out.push_back(name);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// --- federation ---------------------------------------------------------------------------
+
+void server::federate(federation* f, std::string node_id) {
+  std::lock_guard<std::mutex> lock(impl_->registry_mutex);
+  impl_->fed.store(f);
+  impl_->self_node = std::move(node_id);
+}
+
+std::vector<remote_member> server::local_members() const {
+  std::vector<remote_member> out;
+  std::lock_guard<std::mutex> lock(impl_->registry_mutex);
+  for (const auto& [id, rec] : impl_->members)
+    if (rec.node.empty())
+      out.push_back({rec.entry->who, {rec.channels.begin(), rec.channels.end()}});
+  return out;
+}
+
+std::vector<std::string> server::remote_nodes() const {
+  std::set<std::string> nodes;
+  std::lock_guard<std::mutex> lock(impl_->registry_mutex);
+  for (const auto& [id, rec] : impl_->members)
+    if (!rec.node.empty()) nodes.insert(rec.node);
+  return {nodes.begin(), nodes.end()};
+}
+
+void server::apply_member_new(const std::string& node, const member& m) {
+  impl& d = *impl_;
+  if (node.empty() || m.id.empty()) return;
+  auto entry = std::make_shared<channel_entry>(channel_entry{m, nullptr, nullptr});
+  caf::scoped_actor self{d.system};
+  std::optional<decltype(self->request(d.lobby, caf::infinite, hello_atom::value,
+                                       channel_entry_ptr(), std::string()))>
+      hello;
+  // A local member that lost its id to this one (the lower node id keeps it).
+  std::optional<member_record> loser;
+  std::vector<std::string> loser_channels;
+  {
+    std::lock_guard<std::mutex> lock(d.registry_mutex);
+    if (d.stopped) return;
+    if (auto it = d.members.find(m.id); it != d.members.end()) {
+      member_record& rec = it->second;
+      if (rec.node == node) {  // known already (a resent shard): at most an update
+        if (rec.entry->who != m) d.update_locked(rec, entry);
+        return;
+      }
+      const std::string& holder = rec.node.empty() ? d.self_node : rec.node;
+      if (!(node < holder)) return;  // the holder keeps it; its node removes the other
+      if (rec.node.empty()) loser = rec;
+      loser_channels = d.remove_locked(it);
+    }
+    d.members.emplace(m.id, member_record{entry, peer{}, {}, node});
+    message ev;
+    ev.method = method::member_new;
+    ev.member = m;
+    hello.emplace(self->request(d.lobby, caf::infinite, hello_atom::value, channel_entry_ptr(entry),
+                                encode(ev, d.fan.base64)));
+  }
+  // As on the io thread: what this member does next is fanned out after its member@new.
+  hello->receive([](bool) {}, [](caf::error&) {});
+  if (loser) {  // its connection learns why its member went: error 1, as for a local clash
+    message e;
+    e.method = method::error_member_channel;
+    e.error = error_info{member_exists, std::string(error_text(member_exists))};
+    e.channel = std::string();
+    e.member = loser->entry->who;
+    deliver(d.transport, {loser->entry.get()}, encode(e, d.fan.base64), d.fan);
+    if (d.on_leave)
+      for (const auto& name : loser_channels)
+        d.on_leave(loser->owner, name, loser->entry->who);
+    if (d.on_remove_member) d.on_remove_member(loser->owner, loser->entry->who);
+  }
+}
+
+void server::apply_member_update(const std::string& node, const member& m) {
+  impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.registry_mutex);
+  auto it = d.members.find(m.id);
+  if (d.stopped || it == d.members.end() || node.empty() || it->second.node != node) return;
+  d.update_locked(it->second, std::make_shared<channel_entry>(channel_entry{m, nullptr, nullptr}));
+}
+
+void server::apply_member_remove(const std::string& node, const std::string& id) {
+  impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.registry_mutex);
+  auto it = d.members.find(id);
+  if (d.stopped || it == d.members.end() || node.empty() || it->second.node != node) return;
+  d.remove_locked(it);
+}
+
+void server::apply_join(const std::string& node, const std::string& channel,
+                        const std::string& id) {
+  impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.registry_mutex);
+  auto it = d.members.find(id);
+  if (d.stopped || channel.empty() || it == d.members.end() || node.empty() ||
+      it->second.node != node || it->second.channels.count(channel))
+    return;
+  bool created = false;
+  d.join_locked(it->second, id, channel, created);
+}
+
+void server::apply_leave(const std::string& node, const std::string& channel,
+                         const std::string& id) {
+  impl& d = *impl_;
+  caf::scoped_actor self{d.system};
+  std::optional<decltype(self->request(d.lobby, caf::infinite, leave_atom::value, std::string(),
+                                       std::string(), leave_chain_ptr()))>
+      done;
+  {
+    std::lock_guard<std::mutex> lock(d.registry_mutex);
+    auto it = d.members.find(id);
+    if (d.stopped || it == d.members.end() || node.empty() || it->second.node != node ||
+        it->second.channels.erase(channel) == 0 || d.channels.count(channel) == 0)
+      return;
+    done.emplace(d.explicit_leave_locked(self, id, it->second.entry->who, channel));
+  }
+  done->receive([](bool) {}, [](caf::error&) {});  // as leave(): before what comes next
+}
+
+void server::apply_publish(const std::string& channel, const std::string& text,
+                           const member* from) {
+  impl& d = *impl_;
+  message m;
+  m.method = method::publish_msg;
+  m.text = text;
+  m.channel = channel;
+  if (from) m.member = *from;
+  std::string encoded = encode(m, d.fan.base64);
+  std::lock_guard<std::mutex> lock(d.registry_mutex);
+  if (!d.stopped) d.fan_locked(channel, std::move(encoded));
+}
+
+void server::apply_invite(const std::string& channel, const member& inviter,
+                          const std::string& invitee_id) {
+  impl& d = *impl_;
+  channel_entry_ptr invitee;
+  {
+    std::lock_guard<std::mutex> lock(d.registry_mutex);
+    auto it = d.members.find(invitee_id);
+    if (d.stopped || it == d.members.end() || !it->second.node.empty()) return;
+    invitee = it->second.entry;
+  }
+  message m;
+  m.method = method::channel_invitation;
+  m.channel = channel;
+  m.member = inviter;
+  deliver(d.transport, {invitee.get()}, encode(m, d.fan.base64), d.fan);
+}
+
+void server::apply_respond(const std::string& channel, const member& invitee,
+                           const std::string& inviter_id, bool accept,
+                           const std::optional<error_info>& error) {
+  impl& d = *impl_;
+  channel_entry_ptr inviter;
+  {
+    std::lock_guard<std::mutex> lock(d.registry_mutex);
+    auto it = d.members.find(inviter_id);
+    if (d.stopped || it == d.members.end() || !it->second.node.empty()) return;
+    inviter = it->second.entry;
+  }
+  message m;
+  m.method = method::invitation_response;
+  m.channel = channel;
+  m.member = invitee;
+  m.accept = accept;
+  if (error) m.error = error;
+  deliver(d.transport, {inviter.get()}, encode(m, d.fan.base64), d.fan);
+}
+
+void server::apply_sync(const std::string& node, const std::vector<remote_member>& members) {
+  impl& d = *impl_;
+  if (node.empty()) return;
+  std::unordered_map<std::string, const remote_member*> wanted;
+  for (const auto& r : members)
+    if (!r.who.id.empty()) wanted[r.who.id] = &r;
+  // What the mirror holds of `node` now: members that went, channels each is in.
+  std::vector<std::string> gone;
+  std::unordered_map<std::string, std::set<std::string>> have;
+  {
+    std::lock_guard<std::mutex> lock(d.registry_mutex);
+    for (const auto& [id, rec] : d.members) {
+      if (rec.node != node) continue;
+      if (!wanted.count(id))
+        gone.push_back(id);
+      else
+        have[id] = rec.channels;
+    }
+  }
+  for (const auto& id : gone)
+    apply_member_remove(node, id);
+  for (const auto& r : members) {
+    if (r.who.id.empty()) continue;
+    const std::set<std::string> target(r.channels.begin(), r.channels.end());
+    auto h = have.find(r.who.id);
+    if (h == have.end()) {
+      apply_member_new(node, r.who);  // refused when a lower node holds the id
+    } else {
+      apply_member_update(node, r.who);  // nothing when unchanged
+      for (const auto& name : h->second)
+        if (!target.count(name)) apply_leave(node, name, r.who.id);
+    }
+    for (const auto& name : target)
+      apply_join(node, name, r.who.id);  // nothing when in it already
+  }
+}
+
+void server::apply_drop(const std::string& node) {
+  impl& d = *impl_;
+  if (node.empty()) return;
+  std::lock_guard<std::mutex> lock(d.registry_mutex);
+  if (d.stopped) return;
+  for (auto it = d.members.begin(); it != d.members.end();) {
+    auto next = std::next(it);
+    if (it->second.node == node) d.remove_locked(it);
+    it = next;
+  }
 }
 
 void server::stop() {

@@ -83,6 +83,19 @@
 //   - `encode_base64`: every string value the server writes is sent as `sgc@b64:` + base64,
 //     except the jsonrpc value (1.5); received values are decoded by prefix, always.
 //
+// Federation (several nodes, one presence; cluster/presence_bridge.hpp): with a `federation`
+// set, the server tells it every local change (member new, update, remove, join, leave,
+// publish, broadcast, invitation and response) in decision order, and the bridge applies the
+// other nodes' changes through the apply_* methods. Remote members live in the same registry
+// with their node id and no connection: the channel actors list them (get@members, members())
+// and skip them in the fan-out, so a remote change reaches exactly the local connections a
+// local change would, in the same order (apply_member_new waits for the lobby and apply_leave
+// for its channel, as the io thread does). Member ids are unique cluster-wide: member@new with
+// an id a remote member has is error 1. Two nodes that accept one id at the same instant each
+// see the other's member@new: the lower node id keeps it, the other node removes its own
+// member (leave events to everyone, error 1 to its connection). Hooks (on_*) fire for local
+// changes only. Without a federation nothing of this runs.
+//
 // Heartbeat: a client killed without a close frame is noticed by the runtime server's
 // heartbeat (runtime::server_options heartbeat_interval_ms + heartbeat_timeout_ms); its close
 // runs the cleanup above, so its member leaves every list within one interval plus timeout.
@@ -104,6 +117,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -126,6 +140,35 @@ struct server_options {
   bool encode_base64 = false;  // EncodeBase64 (1.5): every string value sent as sgc@b64:
   acknowledgment_options acknowledgment;
   std::size_t max_channels_per_member = 1000;  // joins past it: error 10 (denied)
+};
+
+// A member of another node as the federation carries it: who, and the channels it is in.
+struct remote_member {
+  member who;
+  std::vector<std::string> channels;
+};
+
+// What a cluster bridge implements (server.hpp, "Federation"). The state changes are called
+// with the registry lock held, in decision order; publish, invite and respond may come
+// without it. None may block or call back into the server.
+class federation {
+ public:
+  virtual ~federation() = default;
+  virtual void member_new(const member& m) = 0;
+  virtual void member_update(const member& m) = 0;
+  // The member left every channel and the presence (close, member@remove, lost id race).
+  virtual void member_remove(const member& m) = 0;
+  virtual void join(const std::string& channel, const member& m) = 0;
+  virtual void leave(const std::string& channel, const member& m) = 0;
+  // A publish of `from` (null: the server's broadcast()) to `channel` ("" : everyone).
+  virtual void publish(const std::string& channel, const std::string& text, const member* from) = 0;
+  // An invitation for `invitee_id`, a member of node `node`.
+  virtual void invite(const std::string& node, const std::string& channel, const member& inviter,
+                      const std::string& invitee_id) = 0;
+  // An invitee's answer for `inviter_id`, a member of node `node`.
+  virtual void respond(const std::string& node, const std::string& channel, const member& invitee,
+                       const std::string& inviter_id, bool accept,
+                       const std::optional<error_info>& error) = 0;
 };
 
 // A connection as hooks see it.
@@ -199,6 +242,36 @@ class server final : public runtime::websocket_handler {
   std::vector<std::string> channels() const;  // the channels that exist (have members)
   // Stops every channel actor (the destructor does it too). Idempotent.
   void stop();
+
+  // --- Federation (the cluster bridge; see "Federation" above) ------------------------------
+  // Any time (null: back to one node); the bridge takes the members that exist already from
+  // local_members(). `node_id` names this node (the id race: the lower id wins). After it
+  // returns no state change is told to the previous federation.
+  void federate(federation* f, std::string node_id);
+  // This node's members with their channels (the bridge's shard).
+  std::vector<remote_member> local_members() const;
+  // The other nodes' changes, applied to the mirror and told to the local connections. Called
+  // from one thread of the bridge (not an io thread: they wait briefly for the actors), in
+  // the order each node made them.
+  void apply_member_new(const std::string& node, const member& m);
+  void apply_member_update(const std::string& node, const member& m);
+  void apply_member_remove(const std::string& node, const std::string& id);
+  void apply_join(const std::string& node, const std::string& channel, const std::string& id);
+  void apply_leave(const std::string& node, const std::string& channel, const std::string& id);
+  // `from` null: a broadcast() of another node.
+  void apply_publish(const std::string& channel, const std::string& text, const member* from);
+  void apply_invite(const std::string& channel, const member& inviter,
+                    const std::string& invitee_id);
+  void apply_respond(const std::string& channel, const member& invitee,
+                     const std::string& inviter_id, bool accept,
+                     const std::optional<error_info>& error);
+  // Makes the mirror of `node` equal to `members` (a shard read or resent), with the events a
+  // local connection would have seen for the difference.
+  void apply_sync(const std::string& node, const std::vector<remote_member>& members);
+  // `node` is gone: its members leave every channel and the presence (leave events).
+  void apply_drop(const std::string& node);
+  // The nodes that have members in the mirror now.
+  std::vector<std::string> remote_nodes() const;
 
   // --- runtime::websocket_handler (io threads) ---------------------------------------------
   void on_open(const runtime::connection_ptr& c) override;
