@@ -4,12 +4,19 @@
 #include "protocols/sgc/client.hpp"
 
 #include "runtime/error.hpp"
+#include "runtime/log.hpp"
+#include "runtime/url.hpp"
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 
 #include <rapidjson/document.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -206,6 +213,27 @@ client::impl::impl(client_options o, client_events e)
   if (options.max_pending_qos == 0)
     throw runtime::config_error("sgc client: max_pending_qos must be at least 1");
   options.transport.subprotocols = {std::string(subprotocol)};
+  if (!options.balancer_url.empty() || !options.fallback_urls.empty()) {
+    const auto configured = runtime::parse_url(options.transport.url);
+    const std::string route = configured ? configured->target : std::string("/");
+    options.transport.choose_url = [balancer = options.balancer_url,
+                                    fallbacks = options.fallback_urls,
+                                    timeout = options.balancer_timeout_ms, route,
+                                    next = std::size_t{0}]() mutable -> std::string {
+      if (!balancer.empty()) {
+        std::string why;
+        std::string node = ask_balancer(balancer, timeout, &why);
+        if (!node.empty()) {
+          while (!node.empty() && node.back() == '/')
+            node.pop_back();
+          return node + route;
+        }
+        SB_LOG(warn, "sgc client: balancer %s: %s", balancer.c_str(), why.c_str());
+      }
+      if (fallbacks.empty()) return {};
+      return fallbacks[next++ % fallbacks.size()];
+    };
+  }
   runtime::client_events ev;
   ev.on_connect = [this](const runtime::connect_info& info) { opened(info); };
   ev.on_disconnect = [this](std::uint16_t code, std::string_view reason) { closed(code, reason); };
@@ -488,6 +516,66 @@ void client::impl::handle(const rpc_error& x, std::string_view) {
 
 void client::impl::handle(const protocol_reply&, std::string_view) {
   // The answer to sgc@protocol; nothing asks for it.
+}
+
+// --- the balancer ----------------------------------------------------------------------------
+
+std::string ask_balancer(const std::string& balancer_url, std::uint32_t timeout_ms,
+                         std::string* why) {
+  const auto fail = [why](std::string text) {
+    if (why) *why = std::move(text);
+    return std::string{};
+  };
+  const auto u = runtime::parse_url(balancer_url);
+  if (!u || u->scheme != "http")
+    return fail("the balancer URL must be http://HOST:PORT, not '" + balancer_url + "'");
+  // One GET on a private io_context, bounded by run_for: this runs on the client's io thread.
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  asio::ip::tcp::resolver resolver(io);
+  const std::string request = "GET /lb/node HTTP/1.1\r\nHost: " + u->authority() +
+                              "\r\nAccept: application/json\r\nConnection: close\r\n\r\n";
+  std::string response;
+  std::array<char, 2048> buffer;
+  boost::system::error_code failure;
+  std::function<void()> read_more = [&] {
+    socket.async_read_some(asio::buffer(buffer), [&](boost::system::error_code ec, std::size_t n) {
+      response.append(buffer.data(), n);
+      if (response.size() > 16384) return;  // not what a balancer answers
+      if (ec) {
+        if (ec != asio::error::eof) failure = ec;
+        return;
+      }
+      read_more();
+    });
+  };
+  resolver.async_resolve(
+      u->host, std::to_string(u->port),
+      [&](boost::system::error_code ec, const asio::ip::tcp::resolver::results_type& addresses) {
+        if (ec) return void(failure = ec);
+        asio::async_connect(socket, addresses, [&](boost::system::error_code c, const auto&) {
+          if (c) return void(failure = c);
+          asio::async_write(socket, asio::buffer(request),
+                            [&](boost::system::error_code w, std::size_t) {
+                              if (w) return void(failure = w);
+                              read_more();
+                            });
+        });
+      });
+  io.run_for(std::chrono::milliseconds(timeout_ms));
+  if (!io.stopped()) return fail("no answer within " + std::to_string(timeout_ms) + " ms");
+  if (failure) return fail(failure.message());
+  const auto end = response.find("\r\n\r\n");
+  if (response.compare(0, 9, "HTTP/1.1 ") != 0 || end == std::string::npos)
+    return fail("not an HTTP response");
+  if (response.compare(9, 3, "200") != 0)
+    return fail("answered " + response.substr(9, response.find("\r\n") - 9));
+  rapidjson::Document d;
+  d.Parse(response.data() + end + 4, response.size() - end - 4);
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("url") || !d["url"].IsString())
+    return fail("the answer has no \"url\"");
+  return std::string(d["url"].GetString(), d["url"].GetStringLength());
 }
 
 // --- client ----------------------------------------------------------------------------------

@@ -44,6 +44,10 @@
 //   - the server rolls back an open transaction when the connection ends (2.10); the client
 //     does not start it again.
 //
+// Balancer: with balancer_url set, the client asks the balancer for a node before every
+// attempt (on its io thread, bounded by balancer_timeout_ms) and falls back to fallback_urls
+// in turn; the watchdog's delays apply between attempts as usual.
+//
 // Threads: every member may be called from any thread; the work is posted to the io thread,
 // in call order. Events run on the io thread, one at a time; a string_view argument is valid
 // during the call only. Do not wait on an rpc() future inside an event handler (the reply
@@ -87,7 +91,21 @@ struct client_options {
   std::chrono::milliseconds qos_timeout{300000};  // QoS.Timeout: an item's age before resending
   std::size_t max_pending_qos = 10000;  // QoS 1/2 publishes awaiting their ACK; past it: refused
   decode_options codec;                 // limits on what the server sends
+
+  // Following a load balancer (the daemon's --role balancer, cluster/balancer.hpp): before
+  // each connect and reconnect, GET <balancer_url>/lb/node and connect to the node it names,
+  // with the path and query of transport.url. When the balancer does not answer in
+  // balancer_timeout_ms (or has no live node), the next of fallback_urls (full ws:// URLs,
+  // round robin); with none, transport.url itself.
+  std::string balancer_url;  // "http://127.0.0.1:8080"; "" = off
+  std::vector<std::string> fallback_urls;
+  std::uint32_t balancer_timeout_ms = 2000;
 };
+
+// GET <balancer_url>/lb/node: the chosen node's WebSocket base URL ("ws://127.0.0.1:8081"),
+// or "" with `why` set. Blocks up to timeout_ms.
+std::string ask_balancer(const std::string& balancer_url, std::uint32_t timeout_ms,
+                         std::string* why = nullptr);
 
 // One RPC's answer (2.6).
 struct rpc_reply {

@@ -41,7 +41,8 @@
  *   state()                              'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed'
  *   on(type, fn), off(type, fn), once(type, fn), addEventListener, removeEventListener;
  *   or a property: c.onsgcevent = fn. Listeners get one plain object (with `type`).
- * Properties: url, session (the server's GUID for this connection, from sgc@session), socket
+ * Properties: url, target (the URL of the current or last attempt: a node's, with a
+ * balancer), node (the balancer's id of that node), session (the server's GUID for this connection, from sgc@session), socket
  * (the current WebSocket, or null), pending (ids of QoS messages not yet acknowledged).
  *
  * Payloads: a string travels as a JSON string; any other value (object, array, number...) as
@@ -82,6 +83,14 @@
  *   maxQueued: 1000                        QoS 0 messages kept while not connected (oldest
  *                                          dropped first)
  *   callTimeout: 30000                     default timeout of call(), ms
+ *   balancer: null                         a load balancer, 'http://host:port' (the daemon's
+ *                                          --role balancer): before every connect and reconnect
+ *                                          the client asks GET <balancer>/lb/node and connects to
+ *                                          the node it names, with the path and query of `url`
+ *   fallbackUrls: []                       full ws:// URLs tried in turn (round robin) when the
+ *                                          balancer does not answer; with none, `url` itself
+ *   balancerTimeout: 2000                  ms to wait for the balancer
+ *   fetch: null                            the fetch function to use (default: the global one)
  *
  * QoS. Level 1: the message carries an id and is kept until the server's sgc@acknowledgment;
  * every qosInterval, a message unanswered for qosTimeout is sent again (also right after a
@@ -131,7 +140,17 @@
     ackServerMessages: false,
     maxQueued: 1000,
     callTimeout: 30000,
+    balancer: null,
+    fallbackUrls: [],
+    balancerTimeout: 2000,
+    fetch: null,
   };
+
+  // The path and query of a WebSocket URL ("/sgc?x=1"): what a balancer's node URL is joined to.
+  function routeOf(url) {
+    const u = new URL(url);
+    return (u.pathname || '/') + u.search;
+  }
 
   // A version 4 GUID, upper-case 8-4-4-4-12 like the server's session ids. crypto.getRandomValues
   // works on plain http:// pages too (crypto.randomUUID needs a secure context).
@@ -194,6 +213,9 @@
   class sgcws {
     constructor(url, options) {
       this.url = url;
+      this.target = url;
+      this.node = null;
+      this._fallback = 0; // next of options.fallbackUrls
       this.options = Object.assign({}, DEFAULTS, options || {});
       this.session = null;
       this.socket = null;
@@ -526,11 +548,51 @@
     _connect() {
       this._reconnectTimer = null;
       if (this._stopped) return;
+      const o = this.options;
+      if (!o.balancer && !(o.fallbackUrls && o.fallbackUrls.length)) return this._dial(this.url);
+      this._chooseUrl().then((target) => {
+        if (!this._stopped && this._reconnectTimer === null && this.socket === null) this._dial(target);
+      });
+    }
+
+    // The balancer's node (joined to this.url's route), else the next fallback, else this.url.
+    async _chooseUrl() {
+      const o = this.options;
+      if (o.balancer) {
+        const f = o.fetch || (typeof fetch !== 'undefined' ? fetch : null);
+        const ctl = typeof AbortController !== 'undefined' ? new AbortController() : null;
+        const timer = ctl ? setTimeout(() => ctl.abort(), o.balancerTimeout) : null;
+        try {
+          if (!f) throw new Error('sgcws: no fetch function for the balancer (pass options.fetch)');
+          const r = await f(String(o.balancer).replace(/\/+$/, '') + '/lb/node', {
+            cache: 'no-store',
+            signal: ctl ? ctl.signal : undefined,
+          });
+          const answer = await r.json();
+          if (!r.ok || !answer || typeof answer.url !== 'string' || !answer.url) {
+            throw new Error('sgcws: the balancer answered ' + r.status + (answer && answer.error ? ': ' + answer.error : ''));
+          }
+          this.node = answer.node || null;
+          return answer.url.replace(/\/+$/, '') + routeOf(this.url);
+        } catch (e) {
+          this._emit('error', { error: e });
+        } finally {
+          if (timer) clearTimeout(timer);
+        }
+      }
+      this.node = null;
+      const list = o.fallbackUrls || [];
+      if (list.length) return list[this._fallback++ % list.length];
+      return this.url;
+    }
+
+    _dial(target) {
+      this.target = target;
       const Ctor = this.options.WebSocket || (typeof WebSocket !== 'undefined' ? WebSocket : null);
       if (!Ctor) throw new Error('sgcws: no WebSocket constructor (pass options.WebSocket)');
       let ws;
       try {
-        ws = new Ctor(this.url, this.options.protocol);
+        ws = new Ctor(target, this.options.protocol);
       } catch (e) {
         this._emit('error', { error: e });
         this._scheduleReconnect();
