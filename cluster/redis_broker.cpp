@@ -1,13 +1,9 @@
 // redis_broker.cpp: the broker on Redis 7 (redis_broker.hpp has the design). This file owns
 // the hiredis glue (hiredis's async contexts driven by Asio readiness on one io thread of our
 // own), the link state machine (connect, init, up, lost, backoff), the two Lua scripts of the
-// logged publish and the log read, and the framing of what goes over a topic channel.
-//
-// Framing on a topic channel (every PUBLISH we make carries one, so anything else is dropped
-// and counted, never handed up):
-//   "\x1e" 'p' payload                          plain publish(), sequence 0
-//   "\x1e" 'l' SEQ ':' EPOCH ':' payload        logged publish, written by the Lua script
-// SEQ is decimal (no sign), EPOCH 1..64 bytes without ':'. The payload is opaque bytes.
+// logged publish and the log read. What goes over a topic channel is framed as
+// topic_frame.hpp says (every PUBLISH we make carries one, so anything else is dropped and
+// counted, never handed up); the Lua script writes the logged frame in the same shape.
 //
 // hiredis 0.14 facts this file leans on (async.c at v0.14.1):
 //   - every command callback is called exactly once: with the reply, or with NULL when the
@@ -18,6 +14,8 @@
 //     match reuses the previous callback: so the subscriber callback accepts any shape, and we
 //     never send PING on the subscriber connection.
 #include "cluster/redis_broker.hpp"
+
+#include "cluster/topic_frame.hpp"
 
 #include "runtime/config.hpp"
 #include "runtime/log.hpp"
@@ -61,8 +59,6 @@ constexpr std::chrono::milliseconds stop_budget{1500};
 // Redis hangs (stopped, swapped out): the link is dropped like a closed one.
 constexpr std::chrono::milliseconds ping_every{1000};
 constexpr std::chrono::milliseconds ping_timeout{5000};
-constexpr std::size_t max_epoch_size = 64;
-constexpr char frame_mark = '\x1e';
 
 // KEYS: seq, log, epoch. ARGV: channel, payload, max_count, max_age_ms, epoch if new.
 // A missing epoch or sequence means the log is gone or inconsistent (a restart without
@@ -121,45 +117,6 @@ if n > 0 then
 end
 return out
 )lua";
-
-struct frame {
-  std::uint64_t sequence = 0;
-  std::string_view epoch;
-  std::string_view payload;
-};
-
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-  if (s.empty() || s.size() > 20) return false;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  out = v;
-  return true;
-}
-
-// Bounds-checked: anything that is not exactly one of our two frames is refused.
-bool parse_frame(std::string_view in, frame& out) {
-  if (in.size() < 2 || in[0] != frame_mark) return false;
-  if (in[1] == 'p') {
-    out = frame{0, {}, in.substr(2)};
-    return true;
-  }
-  if (in[1] != 'l') return false;
-  const auto rest = in.substr(2);
-  const auto c1 = rest.find(':');
-  if (c1 == std::string_view::npos) return false;
-  std::uint64_t seq = 0;
-  if (!parse_u64(rest.substr(0, c1), seq) || seq == 0) return false;
-  const auto after = rest.substr(c1 + 1);
-  const auto c2 = after.find(':');
-  if (c2 == std::string_view::npos || c2 == 0 || c2 > max_epoch_size) return false;
-  out = frame{seq, after.substr(0, c2), after.substr(c2 + 1)};
-  return true;
-}
 
 std::string random_epoch(std::mt19937_64& rng) {
   static const char hex[] = "0123456789abcdef";
@@ -232,12 +189,12 @@ redis_options parse_redis_url(const std::string& url) {
   o.host = std::string(host);
   if (!port.empty()) {
     std::uint64_t p = 0;
-    if (!parse_u64(port, p) || p == 0 || p > 65535) throw bad("port must be 1..65535");
+    if (!parse_decimal_u64(port, p) || p == 0 || p > 65535) throw bad("port must be 1..65535");
     o.port = static_cast<std::uint16_t>(p);
   }
   if (!path.empty()) {
     std::uint64_t db = 0;
-    if (!parse_u64(path, db) || db > static_cast<std::uint64_t>(INT_MAX))
+    if (!parse_decimal_u64(path, db) || db > static_cast<std::uint64_t>(INT_MAX))
       throw bad("database must be a number");
     o.db = static_cast<int>(db);
   }
@@ -681,8 +638,9 @@ struct redis_broker::impl {
     const auto topic = topic_of(reply_text(r->element[1]));
     auto it = topics.find(topic);
     if (it == topics.end()) return;  // unsubscribed, the UNSUBSCRIBE not yet answered
-    frame f;
-    if (r->element[2]->type != REDIS_REPLY_STRING || !parse_frame(reply_text(r->element[2]), f)) {
+    topic_frame f;
+    if (r->element[2]->type != REDIS_REPLY_STRING ||
+        !parse_topic_frame(reply_text(r->element[2]), f)) {
       if (dropped.fetch_add(1, std::memory_order_relaxed) == 0)
         SB_LOG(warn, "redis %s: dropped a malformed message on topic '%.*s' (counted)",
                endpoint.c_str(), static_cast<int>(topic.size()), topic.data());
@@ -829,7 +787,7 @@ struct redis_broker::impl {
             const auto id = reply_text(r->element[k]);
             std::uint64_t seq = 0;
             if (!is_string(r->element[k]) || !is_string(r->element[k + 1]) ||
-                !parse_u64(id.substr(0, id.find('-')), seq)) {
+                !parse_decimal_u64(id.substr(0, id.find('-')), seq)) {
               failed.fetch_add(1, std::memory_order_relaxed);
               return finish(broker_error::failed, {}, {});
             }
@@ -954,17 +912,13 @@ void redis_broker::unsubscribe(const std::string& topic) {
 
 void redis_broker::publish(const std::string& topic, std::string payload, done_handler done) {
   impl_->run([i = impl_.get(), topic, payload = std::move(payload), done = std::move(done)] {
-    std::string framed;
-    framed.reserve(payload.size() + 2);
-    framed += frame_mark;
-    framed += 'p';
-    framed += payload;
-    const bool ok =
-        i->request({"PUBLISH", i->channel_of(topic), std::move(framed)}, [i, done](redisReply* r) {
-          const auto e = i->outcome(r, "publish");
-          if (e == broker_error::none) i->published.fetch_add(1, std::memory_order_relaxed);
-          if (done) i->call([&] { done(e); });
-        });
+    const bool ok = i->request({"PUBLISH", i->channel_of(topic), plain_topic_frame(payload)},
+                               [i, done](redisReply* r) {
+                                 const auto e = i->outcome(r, "publish");
+                                 if (e == broker_error::none)
+                                   i->published.fetch_add(1, std::memory_order_relaxed);
+                                 if (done) i->call([&] { done(e); });
+                               });
     if (!ok && done) i->call([&] { done(broker_error::unavailable); });
   });
 }

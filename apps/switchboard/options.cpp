@@ -1,6 +1,9 @@
 #include "options.hpp"
 
+#include "cluster/balancer.hpp"
+#include "cluster/redis_broker.hpp"
 #include "runtime/text.hpp"
+#include "runtime/url.hpp"
 
 #include <unistd.h>
 #include <cstdlib>
@@ -120,6 +123,15 @@ the status page at /, Prometheus metrics at /metrics.
   --heartbeat-interval-ms MS  ping every connection this often (default 0: off)
   --heartbeat-timeout-ms MS   close when no pong arrives within this (default 0: off)
   --idle-timeout-ms MS        close a WebSocket that sent nothing this long (default 0: off)
+  --cluster URL               join a cluster over Redis: redis://HOST:PORT[/DB] (default: none,
+                              a single node with the in-process broker)
+  --role ROLE                 node (default) or balancer: a balancer serves GET /lb/node and
+                              sends WebSocket upgrades to the least-loaded node (needs --cluster)
+  --advertise URL             the ws:// or wss:// URL other nodes and the balancer give clients
+                              for this node (default ws://<the first --listen>)
+  --node-id ID                this node's id in the cluster (default: random 64-bit hex)
+  --cluster-dead-after MS     a node that stops heartbeating is gone after this (default 10000)
+  --lb-mode MODE              balancer: redirect (307 to the node, default) or proxy (relay)
   --version                   print the version and exit
   --help                      print this and exit
 )";
@@ -252,6 +264,36 @@ daemon_options parse_command_line(int argc, char** argv) {
       o.plain_tcp_route = value;
     } else if (flag == "--plain-tcp-terminator") {
       o.plain_tcp_terminator = unescape(flag, value);
+    } else if (flag == "--cluster") {
+      if (!value.empty() && value != "local") cluster::parse_redis_url(value);  // throws if bad
+      d.cluster_url = value == "local" ? std::string{} : value;
+    } else if (flag == "--role") {
+      if (value != "node" && value != "balancer")
+        throw runtime::config_error("--role takes node or balancer");
+      d.role = value;
+    } else if (flag == "--advertise") {
+      const auto u = runtime::parse_url(value);
+      if (!u || (u->scheme != "ws" && u->scheme != "wss") || u->target != "/")
+        throw runtime::config_error("--advertise takes ws://HOST:PORT or wss://HOST:PORT, not '" +
+                                    value + "'");
+      d.advertise = value;
+      while (!d.advertise.empty() && d.advertise.back() == '/')
+        d.advertise.pop_back();
+    } else if (flag == "--node-id") {
+      if (value.empty() || value.size() > 64 ||
+          value.find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+              std::string::npos)
+        throw runtime::config_error("--node-id takes 1 to 64 letters, digits, '-', '_' or '.'");
+      d.node_id = value;
+    } else if (flag == "--cluster-dead-after") {
+      d.cluster_dead_after_ms = parse_number<std::uint32_t>(flag, value);
+      if (d.cluster_dead_after_ms < 1000)
+        throw runtime::config_error("--cluster-dead-after must be at least 1000 ms");
+    } else if (flag == "--lb-mode") {
+      if (!cluster::parse_balancer_mode(value))
+        throw runtime::config_error("--lb-mode takes redirect or proxy");
+      d.lb_mode = value;
     } else if (flag == "--idle-timeout-ms") {
       o.idle_timeout_ms = parse_number<std::uint32_t>(flag, value);
     } else {
@@ -265,6 +307,8 @@ daemon_options parse_command_line(int argc, char** argv) {
                                 " is taken by another route");
   if (!d.files_path.empty() && d.files_path == d.sgc_path)
     throw runtime::config_error("--files-path " + d.files_path + " is taken by another route");
+  if (d.role == "balancer" && d.cluster_url.empty())
+    throw runtime::config_error("--role balancer needs --cluster redis://HOST:PORT");
   if (d.files_dir.empty()) d.files_dir = default_files_dir();
   return d;
 }

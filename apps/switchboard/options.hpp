@@ -18,6 +18,13 @@ struct daemon_options {
   // Where the Files route writes what clients send; "" = default_files_dir().
   std::string files_dir;
   std::int64_t files_max_size = std::int64_t{64} << 20;  // larger files: "File too large."
+  // The cluster (cluster/): "" = a local single node; redis://HOST:PORT[/DB] joins a cluster.
+  std::string cluster_url;
+  std::string role = "node";  // "node" or "balancer" (needs cluster_url)
+  std::string advertise;      // the URL clients are sent to; "" = ws://<first listen>
+  std::string node_id;        // "" = random 64-bit hex
+  std::uint32_t cluster_dead_after_ms = 10000;  // a silent node is gone after this
+  std::string lb_mode = "redirect";             // balancer: "redirect" (307) or "proxy"
   bool show_help = false;
   bool show_version = false;
 };

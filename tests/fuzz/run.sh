@@ -18,7 +18,8 @@ usage() {
 usage: tests/fuzz/run.sh [--seconds N] [--target NAME]... [--build-only]
   --seconds N    run each target for N seconds (default 60)
   --target NAME  run only this target (websocket_frame, http_handshake, websocket_deflate, auth_jwt,
-                 proxy_replies, url_redirect, sgc_codec, files_codec, presence_codec); repeatable
+                 proxy_replies, url_redirect, sgc_codec, files_codec, presence_codec,
+                 cluster_wire); repeatable
   --build-only   build the targets, do not run them
 Environment: CXX (default clang++-14), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=2).
 EOF
@@ -28,7 +29,7 @@ seconds=60
 build_only=0
 targets=()
 all_targets=(websocket_frame http_handshake websocket_deflate auth_jwt proxy_replies url_redirect
-             sgc_codec files_codec presence_codec)
+             sgc_codec files_codec presence_codec cluster_wire)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; seconds=$2; shift 2 ;;
@@ -74,8 +75,15 @@ codec_sources+=(protocols/files/codec.cpp)
 headers+=(protocols/files/codec.hpp)
 codec_sources+=(protocols/presence/codec.cpp)
 headers+=(protocols/presence/codec.hpp)
+# The cluster's wire: the topic framing and the Protobuf envelope (protoc's C++ for it is
+# generated into $out/gen and compiled like the rest; libprotobuf itself is Debian's).
+protos=(cluster/proto/*.proto)
+codec_sources+=(cluster/topic_frame.cpp cluster/envelope.cpp)
+headers+=(cluster/topic_frame.hpp cluster/envelope.hpp)
+for p in "${protos[@]}"; do codec_sources+=("$out/gen/${p%.proto}.pb.cc"); done
+cxxflags+=(-I"$root/$out/gen")
 
-mkdir -p "$out/obj" "$out/artifacts"
+mkdir -p "$out/obj" "$out/artifacts" "$out/gen"
 
 # True when $1 is missing or older than any of the other arguments.
 stale() {
@@ -97,6 +105,11 @@ if stale "$probe"; then
   fi
 fi
 
+if stale "$out/gen/cluster/proto/envelope.pb.cc" "${protos[@]}"; then
+  echo "run.sh: protoc cluster/proto/*.proto"
+  protoc --cpp_out="$out/gen" -I "$root" "${protos[@]}"
+fi
+
 # Codec objects: compiled once with coverage instrumentation, two at a time.
 objects=()
 pids=()
@@ -115,7 +128,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 for t in "${targets[@]}"; do
   if stale "$out/$t" "tests/fuzz/$t.cpp" "${objects[@]}" "${headers[@]}"; then
     echo "run.sh: building $out/$t"
-    "$cxx" "${cxxflags[@]}" -fsanitize=fuzzer "tests/fuzz/$t.cpp" "${objects[@]}" -lcrypto -lz \
+    "$cxx" "${cxxflags[@]}" -fsanitize=fuzzer "tests/fuzz/$t.cpp" "${objects[@]}" -lprotobuf -lcrypto -lz \
       -o "$out/$t"
   fi
 done
