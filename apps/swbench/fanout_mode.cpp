@@ -538,6 +538,7 @@ int run_fanout(const options& opt) {
   config.rd_reserve = max_client_frame_header + opt.size + 512;
   loop_config publisher_config = config;
   publisher_config.wr_reserve = 64 * 1024;
+  if (!opt.publish_url.empty()) publisher_config.target = opt.publish_target;
 
   // The driver counts the publisher's connection too.
   options driver_opt = opt;
@@ -552,8 +553,11 @@ int run_fanout(const options& opt) {
   std::unique_ptr<publisher_worker> publisher;
   try {
     for (unsigned t = 0; t < threads; ++t) {
-      subscribers.push_back(std::make_unique<subscriber_worker>(dialect, config, progress[t],
-                                                                counts[t], shared, clock));
+      loop_config subscriber_config = config;
+      if (!opt.subscribe_targets.empty())
+        subscriber_config.target = opt.subscribe_targets[t % opt.subscribe_targets.size()];
+      subscribers.push_back(std::make_unique<subscriber_worker>(
+          dialect, subscriber_config, progress[t], counts[t], shared, clock));
     }
     publisher = std::make_unique<publisher_worker>(opt, dialect, publisher_config,
                                                    progress[threads], counts, shared, clock);

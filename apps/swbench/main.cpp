@@ -91,6 +91,9 @@ void usage(std::FILE* out) {
       "                              join/pub, receives msg (default sgc)\n"
       "  --rate N                    publishes per second, paced (default 1000); 0: as fast as\n"
       "                              subscribers take them, --depth publishes in flight\n"
+      "  --publish-url URL           the publisher's server (a cluster node; default --url)\n"
+      "  --subscribe-urls URL,URL    subscriber threads round robin over these servers (thread t\n"
+      "                              on URL t mod count; default --url)\n"
       "connections options (path: any route that upgrades, e.g. /echo):\n"
       "  --processes P               worker processes, each holding its share (default: as many\n"
       "                              as the open-file limit needs); --duration is the hold\n"
@@ -152,6 +155,21 @@ options parse(int argc, char** argv) {
     };
     if (name == "--url") {
       opt.url = value();
+    } else if (name == "--publish-url") {
+      opt.publish_url = value();
+      std::string error = parse_ws_url(opt.publish_url, opt.publish_target);
+      if (!error.empty()) fail("--publish-url: " + error);
+    } else if (name == "--subscribe-urls") {
+      std::string list = value();
+      for (std::size_t at = 0; at <= list.size();) {
+        std::size_t end = list.find(',', at);
+        if (end == std::string::npos) end = list.size();
+        ws_target t;
+        std::string error = parse_ws_url(list.substr(at, end - at), t);
+        if (!error.empty()) fail("--subscribe-urls: " + error);
+        opt.subscribe_targets.push_back(t);
+        at = end + 1;
+      }
     } else if (name == "--connections") {
       opt.connections = static_cast<std::uint32_t>(to_uint(name, value(), 1, 10000000));
     } else if (name == "--size") {

@@ -39,6 +39,11 @@ struct options {
   // fanout (fanout_mode.hpp): --connections counts the subscribers, --depth bounds --rate 0.
   std::string dialect = "sgc";  // --dialect: sgc, raw or socketio
   double rate = 1000;           // --rate: publishes per second; 0: as fast as --depth allows
+  // A cluster (issue 6): the publisher on --publish-url, the subscriber threads round robin over
+  // --subscribe-urls (thread t on URL t mod count). Empty: both on --url.
+  std::string publish_url;                   // --publish-url
+  ws_target publish_target;                  // parsed from publish_url
+  std::vector<ws_target> subscribe_targets;  // --subscribe-urls URL,URL,...
   // connections (connections_mode.hpp): worker processes; 0: as many as the fd limit needs.
   unsigned processes = 0;  // --processes
   // handshakes, churn: stop after this many cycles in all (0: run the whole --duration).

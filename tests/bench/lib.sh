@@ -1,8 +1,17 @@
 # lib.sh: what the benchmark scripts (run, run_echo.sh, run_fanout.sh) share. Sourced after the
 # script has set `out` (its scratch folder), `server_cpu` and defined log(); `server_pid` is the
-# running server's pid, or empty.
+# running server's pid, or empty; `extra_pids` lists the other processes of a multi-process
+# server (the cluster scenario's other nodes and its redis-server), stopped with it.
 
 stop_server() {
+  local p
+  for p in ${extra_pids:-}; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in ${extra_pids:-}; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  extra_pids=
   [ -n "$server_pid" ] || return 0
   kill -TERM "$server_pid" 2>/dev/null || true
   for _ in $(seq 50); do

@@ -21,6 +21,7 @@ NAMES = {
     "switchboard-actor": "Switchboard, an actor per connection",
     "switchboard-sgc": "Switchboard sgc",
     "switchboard-presence": "Switchboard presence",
+    "switchboard-cluster3": "Switchboard, 3 nodes over Redis (publisher on node 1, subscribers on 2 and 3)",
 }
 OURS = ("switchboard", "switchboard-sgc")
 
@@ -76,6 +77,12 @@ SCENARIOS = {
     },
     "fanout": {
         "title": "Fan-out: 1 publisher to many subscribers, as fast as delivered",
+        "unit": "deliveries per s",
+        "headline": "deliveries_per_s",
+        "higher": True,
+    },
+    "cluster-fanout": {
+        "title": "Cross-node fan-out: 1 publisher to many subscribers, one node beside three",
         "unit": "deliveries per s",
         "headline": "deliveries_per_s",
         "higher": True,
@@ -153,7 +160,7 @@ COLUMNS = {
 
 
 def columns_of(sc):
-    return COLUMNS["echo" if sc.startswith("echo") else sc]
+    return COLUMNS["echo" if sc.startswith("echo") else "fanout" if sc.endswith("fanout") else sc]
 
 
 def load(d, sc, s):
@@ -206,6 +213,13 @@ def target_lines(sc, res):
         out.append((f"p99 under 100 ms: {p99:,.1f} ms, " + ("met" if p99 < 100 else "missed"), p99 < 100))
         vs("socketio", "deliveries_per_s", 3, "deliveries/s")
         vs("ws-broadcast", "deliveries_per_s", 1.5, "deliveries/s")
+    elif sc == "cluster-fanout" and ours and res.get("switchboard-cluster3"):
+        # Issue 6 sets no figure: the row is reported beside the single node, as a ratio.
+        c = res["switchboard-cluster3"]
+        r = ratio(c["deliveries_per_s"], ours["deliveries_per_s"])
+        out.append((f"three nodes deliver {r:.2f}x one node's deliveries/s, p99"
+                    f" {c['latency_p99_us'] / 1000:,.1f} ms beside {ours['latency_p99_us'] / 1000:,.1f} ms,"
+                    f" losses {c['losses']:,}", c["losses"] == 0))
     return out
 
 
@@ -218,8 +232,10 @@ def markdown(args, scenarios, data):
                  f" before / after: {args.load}")
     lines.append(f"- Pinning: {args.pinning}")
     lines.append(f"- Time: {args.timing}")
+    # The three-node row's other load is its own nodes 2 and 3 and redis-server.
     noisy = [(sc, s, r["other_cpu_util"]) for sc in scenarios for s, r in data[sc].items()
-             if r and r.get("other_cpu_util", 0) > args.noise_limit]
+             if r and r.get("other_cpu_util", 0) > args.noise_limit
+             and s != "switchboard-cluster3"]
     if noisy:
         lines.append(f"- Noisy (other processes above {args.noise_limit} cores after the retries): "
                      + ", ".join(f"{sc} {NAMES[s]} {o:.2f}" for sc, s, o in noisy)
@@ -239,7 +255,7 @@ def markdown(args, scenarios, data):
         first = next((r for r in res.values() if r), None)
         if sc == "idle" and first:
             title += f" ({first['connections']:,} connections)"
-        if sc == "fanout" and first:
+        if sc.endswith("fanout") and first:
             title += f" ({first['subscribers']:,} subscribers, 64 B, at most {first['depth']} in flight)"
         if sc == "churn" and first:
             title += f" ({first['members']:,} members, {first['churners']} churning)"
@@ -281,7 +297,8 @@ def markdown(args, scenarios, data):
         targets = target_lines(sc, res)
         if targets:
             lines.append("")
-            lines += [f"- Target (issue 7), {t}" for t, _ in targets]
+            issue = "issue 6" if sc == "cluster-fanout" else "issue 7"
+            lines += [f"- Target ({issue}), {t}" for t, _ in targets]
         for s, r in res.items():
             if r is None:
                 lines.append(f"\n{NAMES[s]}: no result (see the run's log).")
@@ -297,6 +314,12 @@ def markdown(args, scenarios, data):
                          " row tells every member of the channel about each join and leave, so its"
                          " events per operation are the channel's size. Memory per member includes"
                          " the connection.")
+        if sc == "cluster-fanout":
+            lines.append("\nThe three-node row runs a redis-server (`redis-server --port PORT+10 --save ''"
+                         " --appendonly no`) and nodes 2 and 3 like node 1 on the next two ports, all"
+                         " pinned to the server CPU with node 1; its server CPU and per-server-CPU-s"
+                         " figures are node 1's alone (the publisher's node). Every publish goes"
+                         " through Redis (sequence, log, PUBLISH) before any node delivers it.")
     return "\n".join(lines) + "\n"
 
 
@@ -308,7 +331,8 @@ def human(v):
 
 
 def noise_note(args, scenarios, data):
-    rows = [r for sc in scenarios if sc != "idle" for r in data[sc].values() if r]
+    rows = [r for sc in scenarios if sc != "idle" for s, r in data[sc].items()
+            if r and s != "switchboard-cluster3"]
     noisy = [r for r in rows if r.get("other_cpu_util", 0) > args.noise_limit]
     if not noisy:
         return ""
@@ -342,7 +366,7 @@ def chart(args, scenarios, data):
         size = ""
         if first and sc == "idle":
             size = f" ({first['connections']:,} connections)"
-        elif first and sc == "fanout":
+        elif first and sc.endswith("fanout"):
             size = f" ({first['subscribers']:,} subscribers)"
         elif first and sc == "churn":
             size = f" ({first['members']:,} members)"
