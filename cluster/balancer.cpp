@@ -11,6 +11,7 @@
 #include "runtime/connection.hpp"
 #include "runtime/dialer.hpp"
 #include "runtime/log.hpp"
+#include "runtime/text.hpp"
 #include "runtime/transport.hpp"
 #include "runtime/url.hpp"
 
@@ -29,23 +30,6 @@ std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // The node's half of a tunnel.
@@ -247,7 +231,8 @@ void balancer::attach(runtime::server& s, const std::string& node_path) {
     out.content_type = "application/json";
     out.headers.emplace_back("Cache-Control", "no-store");
     out.headers.emplace_back("Access-Control-Allow-Origin", "*");  // pages served elsewhere
-    out.body = "{\"url\":" + json_string(n->url) + ",\"node\":" + json_string(n->id) + "}";
+    out.body =
+        "{\"url\":" + runtime::json_quote(n->url) + ",\"node\":" + runtime::json_quote(n->id) + "}";
     return true;
   });
   s.add_upgrade_route("/*", self);

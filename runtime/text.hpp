@@ -77,4 +77,25 @@ inline bool percent_decode(std::string_view in, std::string& out) {
   return true;
 }
 
+// `s` as a JSON string token: quoted, with '"', '\\' and control bytes escaped (status pages
+// and small JSON answers; bytes above 0x7F pass as they are).
+inline std::string json_quote(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace switchboard::runtime

@@ -3,27 +3,11 @@
 // status page, so the daemon renders nothing per viewer but one JSON document.
 #include "cluster_page.hpp"
 
-#include <cstdio>
+#include "runtime/text.hpp"
+
 
 namespace switchboard::app {
 namespace {
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 // A Prometheus label value: backslash, quote and newline escaped.
 std::string label(const std::string& s) {
@@ -52,19 +36,19 @@ std::string render_cluster_json(cluster::node& self, const cluster::broker& bus,
   const cluster::balancer* lb = parts.lb;
   const auto nodes = self.nodes();
   const cluster::broker_stats link = bus.stats();
-  std::string j = "{\"self\":" + json_string(self.id()) + ",\"nodes\":[";
+  std::string j = "{\"self\":" + runtime::json_quote(self.id()) + ",\"nodes\":[";
   bool first = true;
   for (const auto& n : nodes) {
     if (!first) j += ",";
     first = false;
-    j += "{\"id\":" + json_string(n.id) + ",\"role\":" + json_string(n.role) +
-         ",\"url\":" + json_string(n.url) + ",\"load\":" + std::to_string(n.load) +
+    j += "{\"id\":" + runtime::json_quote(n.id) + ",\"role\":" + runtime::json_quote(n.role) +
+         ",\"url\":" + runtime::json_quote(n.url) + ",\"load\":" + std::to_string(n.load) +
          ",\"connections\":" + std::to_string(n.connections) +
          ",\"started_ms\":" + std::to_string(n.started_ms) +
          ",\"draining\":" + (n.draining ? "true" : "false") +
          ",\"self\":" + (n.self ? "true" : "false") + "}";
   }
-  j += "],\"link\":{\"endpoint\":" + json_string(link.endpoint) +
+  j += "],\"link\":{\"endpoint\":" + runtime::json_quote(link.endpoint) +
        ",\"connected\":" + (link.connected ? "true" : "false") +
        ",\"outages\":" + std::to_string(link.outages) +
        ",\"reconnects\":" + std::to_string(link.reconnects) +
@@ -72,7 +56,7 @@ std::string render_cluster_json(cluster::node& self, const cluster::broker& bus,
        ",\"received\":" + std::to_string(link.received) +
        ",\"failed\":" + std::to_string(link.failed) + ",\"topics\":" + std::to_string(link.topics) +
        ",\"dropped\":" + std::to_string(link.dropped) +
-       ",\"last_error\":" + json_string(link.last_error) + "}";
+       ",\"last_error\":" + runtime::json_quote(link.last_error) + "}";
   if (parts.sgc) {
     const auto s = parts.sgc->stats();
     j += ",\"sgc\":{\"outbox\":" + std::to_string(s.outbox) +
