@@ -9,7 +9,8 @@ Every test starts a real redis-server (tests/support/redis.py) and real daemons 
     within the configured bound;
   - Redis killed and restarted in the middle of a QoS 1 publish stream loses no acknowledged
     message (the test counts them);
-  - 300 clients sent through the balancer spread within 10% over the three nodes.
+  - 300 clients sent through the balancer spread within 10% over the three nodes, and a
+    broadcast sent to the balancer's /broadcast reaches every node's /broadcast clients.
 """
 import asyncio
 import json
@@ -295,6 +296,26 @@ class ClusterTest(dtest.BoundedTestCase):
             for n in counts:
                 self.assertLessEqual(abs(n - 100), 10, counts)
             for ws in clients:
+                await ws.close()
+
+        with Cluster() as c:
+            balancer = c.start_node("lb", ["--role", "balancer"])
+            try:
+                c.wait_for_nodes(3, daemons=[balancer])
+                asyncio.run(run(c, balancer))
+            finally:
+                balancer.stop()
+
+    def test_broadcast_sent_to_the_balancer_reaches_every_node(self):
+        async def run(c, balancer):
+            listeners = [await websockets.connect(d.url("/broadcast")) for d in c.nodes]
+            # Every node's hub bridge subscribed before its node joined, so wait_for_nodes()
+            # below already covers it.
+            sender = await websockets.connect(balancer.url("/broadcast"))
+            await sender.send("to every node")
+            for ws in listeners:
+                self.assertEqual(await asyncio.wait_for(ws.recv(), 10), "to every node")
+            for ws in listeners + [sender]:
                 await ws.close()
 
         with Cluster() as c:
