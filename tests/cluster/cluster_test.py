@@ -309,8 +309,8 @@ class ClusterTest(dtest.BoundedTestCase):
     def test_broadcast_sent_to_the_balancer_reaches_every_node(self):
         async def run(c, balancer):
             listeners = [await websockets.connect(d.url("/broadcast")) for d in c.nodes]
-            # Every node's hub bridge subscribed before its node joined, so wait_for_nodes()
-            # below already covers it.
+            # Every node's hub bridge subscribed before its node joined: the wait_for_nodes()
+            # before run() covers it.
             sender = await websockets.connect(balancer.url("/broadcast"))
             await sender.send("to every node")
             for ws in listeners:
