@@ -153,12 +153,22 @@ struct sgc_bridge::impl : std::enable_shared_from_this<impl> {
   // --- channel publish ------------------------------------------------------------------
   //
   // Order across an outage. Every publish takes a ticket (its place in this node's order).
-  // It goes straight to the log while nothing is held; once one fails for want of the link,
-  // it and everything after it are held in the outbox, by ticket (answers of publishes in
-  // flight come back later than new publishes arrive, so arrival order at the outbox is not
-  // the publishers' order). A held publish is delivered here once no earlier one is still in
-  // flight (it may yet be held too), and the outbox is handed to the log, in ticket order,
-  // only once nothing is in flight.
+  // It goes straight to the log while the link is up and nothing is held; once one fails for
+  // want of the link, it and everything after it are held in the outbox, by ticket (answers
+  // of publishes in flight come back later than new publishes arrive, so arrival order at the
+  // outbox is not the publishers' order). A held publish is delivered here once no earlier one
+  // is still in flight (it may yet be held too), and the outbox is handed to the log, in ticket
+  // order, only once nothing is in flight.
+  //
+  // The log must not take a later ticket before an earlier one that failed: the broker checks
+  // the link when its thread runs a request, not when it is made, so a publish made while the
+  // link was down could otherwise fail after a later one made then reached the restored link.
+  // Hence: straight only if the broker said it was connected just before, and the ticket, the
+  // check of the outbox and the hand-over to the broker happen under outbox_mutex, which the
+  // failure answer of an earlier ticket needs too: that answer either came first (the outbox
+  // is not empty: this one is held) or finds this one queued behind it on the broker's
+  // thread, before any reconnection (it fails too). The broker never calls a handler from
+  // inside a request, so holding the lock across publish_logged cannot deadlock.
 
   void publish(const std::string& channel, std::string payload, sgc::queue_level queue,
                const sgc::target_filter& filter, sgc::federation::publish_done done) {
@@ -168,13 +178,12 @@ struct sgc_bridge::impl : std::enable_shared_from_this<impl> {
     o->queue = queue;
     o->filter = filter;
     o->done = std::move(done);
-    {
-      std::unique_lock<std::mutex> lock(outbox_mutex);
-      o->ticket = ++next_ticket;
-      if (!outbox.empty() || draining) return hold_locked(std::move(o), lock);
-      inflight.insert(o->ticket);
-    }
     o->sealed = seal_publish(*o, false);
+    const bool up = bus.stats().connected;  // not under the lock: local_broker asks its thread
+    std::unique_lock<std::mutex> lock(outbox_mutex);
+    o->ticket = ++next_ticket;
+    if (!up || !outbox.empty() || draining) return hold_locked(std::move(o), lock);
+    inflight.insert(o->ticket);
     std::weak_ptr<impl> w = weak();
     bus.publish_logged(channel_topic(channel), o->sealed, retention,
                        [w, o](broker_error err, std::uint64_t, const std::string&) {
@@ -183,11 +192,11 @@ struct sgc_bridge::impl : std::enable_shared_from_this<impl> {
                            if (o->done) o->done(err == broker_error::none);
                            return;
                          }
-                         std::unique_lock<std::mutex> lock(me->outbox_mutex);
+                         std::unique_lock<std::mutex> held(me->outbox_mutex);
                          me->inflight.erase(o->ticket);
-                         if (err == broker_error::unavailable) return me->hold_locked(o, lock);
+                         if (err == broker_error::unavailable) return me->hold_locked(o, held);
                          me->release_locked();
-                         lock.unlock();
+                         held.unlock();
                          if (err != broker_error::none) ++me->refused;
                          if (o->done) o->done(err == broker_error::none);
                        });
@@ -565,14 +574,18 @@ struct sgc_bridge::impl : std::enable_shared_from_this<impl> {
 
   void run() {
     bool was_up = false;
+    std::uint64_t outages = 0;  // the broker's count at the last link-up
     steady::time_point second_resync{};
     steady::time_point next_sweep = steady::now() + std::chrono::seconds(2);
     std::unique_lock<std::mutex> lock(run_mutex);
     while (!quit) {
       lock.unlock();
       const auto now = steady::now();
-      const bool up = bus.stats().connected;
-      if (up && !was_up) {
+      const auto st = bus.stats();
+      const bool up = st.connected;
+      // A link lost and restored between two ticks is a link-up too (the counter moved).
+      if (up && (!was_up || st.outages != outages)) {
+        outages = st.outages;
         link_up();
         second_resync = now + std::chrono::seconds(1);
       } else if (up && second_resync != steady::time_point{} && now >= second_resync) {

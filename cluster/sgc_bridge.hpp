@@ -28,6 +28,7 @@
 //                       node is preferred; a call to a dead one ends in the RPC timeout).
 //
 // QoS: a publish is acknowledged once the broker's logged publish succeeded (Redis has it).
+// The log keeps this node's publish order across an outage (sgc_bridge.cpp, "Order").
 // While the broker is unreachable a publish is delivered to this node's subscribers at once,
 // unsequenced, and kept in a bounded outbox (options below), logged (and acknowledged) when
 // the link is back, in order, flagged so the origin does not deliver it twice; with the outbox
@@ -36,7 +37,8 @@
 // once, never lost once acknowledged.
 //
 // Link state is polled (broker::stats(), every options::tick) rather than taken from
-// broker::on_link, whose one handler belongs to whoever owns the broker. On each link-up:
+// broker::on_link, whose one handler belongs to whoever owns the broker; a loss and return
+// between two polls shows in the broker's outage count and is a link-up too. On each link-up:
 // every channel re-reads its log after its last sequence (twice: at once and one second
 // later, in case the broker's resubscription finished after the first read), this node's
 // connections and RPC methods are advertised again, the GUID map is reloaded, the outbox

@@ -101,7 +101,8 @@ struct channel_state {
   bool epoch_changed = false;                         // this actor saw the log restart
   std::uint64_t epoch_old_last = 0;                   // the old log's last sequence then
   std::map<std::uint64_t, federated_event> buffered;  // live events past a gap
-  std::vector<std::function<void()>> deferred;        // membership changes before synced
+  bool retry_pending = false;  // a read of the log that failed is tried again shortly
+  std::vector<std::function<void()>> deferred;  // membership changes before synced
 
   // A new epoch: the log was lost, the sequence restarts. Clients' "since" values up to the
   // old last sequence may name old events: they recover false (channel.hpp, recoverable()).
@@ -406,6 +407,19 @@ channel_actor::behavior_type channel(self_ptr self, std::string name, runtime::s
              const std::string& epoch) {
         auto& s = self->state;
         s.fetching = false;
+        if (!ok && s.synced && !s.buffered.empty() &&
+            s.buffered.size() <= s.options.queue_max_count) {
+          // The log is unreachable (federation.hpp), not short: what lies between the last
+          // sequence and the buffered events is in it, only late (the broker may hand out
+          // events before its link is usable for reads). Keep the gap and read again at
+          // resync or shortly; jumping here would lose acknowledged messages. More buffered
+          // events than the log retains: the gap is trimmed from it anyway, fall through.
+          if (!s.retry_pending) {
+            s.retry_pending = true;
+            self->delayed_send(self, std::chrono::milliseconds(500), resync_atom::value);
+          }
+          return;
+        }
         if (ok) {
           if (!epoch.empty() && !s.epoch.empty() && epoch != s.epoch) {
             // The log restarted (a new epoch) since this channel read it: what was asked for
@@ -423,6 +437,7 @@ channel_actor::behavior_type channel(self_ptr self, std::string name, runtime::s
           }
         }
         s.drain(true);  // what the log no longer has is skipped: the sequence jumps
+                        // (a failed first read: the channel starts at the live events)
         if (!s.synced) {
           s.synced = true;
           auto pending = std::move(s.deferred);
@@ -431,7 +446,10 @@ channel_actor::behavior_type channel(self_ptr self, std::string name, runtime::s
             f();
         }
       },
-      [self](resync_atom) { fetch(self, self->state.sequence, !self->state.synced); },
+      [self](resync_atom) {
+        self->state.retry_pending = false;
+        fetch(self, self->state.sequence, !self->state.synced);
+      },
       [self](now_atom, const publish_request_ptr& req) {
         self->state.emit(0, req->payload, req->queue, req->filter, true);
       },

@@ -24,7 +24,9 @@
 // sequence; subscribe requests wait until then so "since" and the replay see the history),
 // delivers each logged event as it comes (the origin node's too), fills a gap in the
 // sequence from the log, and reads after its last sequence again on resync (the link came
-// back). deliver_now (the cluster is unreachable) fans out at once without a sequence.
+// back). A gap is skipped only when the log answered without it (trimmed); while the log
+// cannot be read, the events after the gap wait (up to queue_max_count of them) and the read
+// is tried again. deliver_now (the cluster is unreachable) fans out at once, unsequenced.
 //
 // Messages carry connection handles and shared frames inside one process only (never
 // serialized), hence CAF_ALLOW_UNSAFE_MESSAGE_TYPE for the request structs below.
