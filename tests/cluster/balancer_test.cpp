@@ -235,7 +235,12 @@ BOOST_AUTO_TEST_CASE(a_burst_of_300_spreads_within_ten_percent_over_three_nodes)
   for (int i = 0; i < 300; ++i) {
     const std::string r = get(c.lb_port, "/lb/node");
     BOOST_REQUIRE(status_of(r) == 200);
-    ++per_node[node_of(body_of(r))];
+    const std::string id = node_of(body_of(r));
+    ++per_node[id];
+    // The client arrives there: the node's own load grows, as a real node's would, so a
+    // heartbeat in the middle of the burst reports it (the balancer then stops counting the
+    // assignments that load already includes).
+    c.loads.at(std::stoul(id.substr(4)) - 1)->fetch_add(1);
   }
   BOOST_TEST(per_node.size() == 3u);
   for (const auto& [id, n] : per_node)
