@@ -7,9 +7,12 @@ namespace switchboard::cluster {
 
 const char* to_string(broker_error e) noexcept {
   switch (e) {
-    case broker_error::none: return "ok";
-    case broker_error::unavailable: return "cluster broker unavailable";
-    case broker_error::failed: return "cluster broker failed";
+    case broker_error::none:
+      return "ok";
+    case broker_error::unavailable:
+      return "cluster broker unavailable";
+    case broker_error::failed:
+      return "cluster broker failed";
   }
   return "unknown";
 }

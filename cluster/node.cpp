@@ -161,11 +161,13 @@ struct node::impl {
     }
     if (went_up) {
       SB_LOG(info, "cluster: node %s joined (%s)", went_up->id.c_str(), went_up->url.c_str());
-      for (auto& h : s->up) h(*went_up);
+      for (auto& h : s->up)
+        h(*went_up);
     }
     if (went_down) {
       SB_LOG(info, "cluster: node %s left", went_down->id.c_str());
-      for (auto& h : s->down) h(*went_down);
+      for (auto& h : s->down)
+        h(*went_down);
     }
   }
 
@@ -262,12 +264,14 @@ struct node::impl {
       s->bus.hdel(registry, id);
     for (const auto& n : ups) {
       SB_LOG(info, "cluster: node %s is up (%s)", n.id.c_str(), n.url.c_str());
-      for (auto& h : s->up) h(n);
+      for (auto& h : s->up)
+        h(n);
     }
     for (const auto& n : downs) {
       SB_LOG(warn, "cluster: node %s is down (no heartbeat within %lld ms)", n.id.c_str(),
              static_cast<long long>(s->options.dead_after.count()));
-      for (auto& h : s->down) h(n);
+      for (auto& h : s->down)
+        h(n);
     }
   }
 };

@@ -5,7 +5,6 @@
 
 #include "runtime/text.hpp"
 
-
 namespace switchboard::app {
 namespace {
 
