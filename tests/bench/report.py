@@ -19,6 +19,7 @@ NAMES = {
     "ws-broadcast": "node ws",
     "socketio": "socket.io",
     "floor": "floor (one epoll thread, no protocol)",
+    "floor-broadcast": "floor (one epoll thread, no protocol)",
     "switchboard-actor": "Switchboard, an actor per connection",
     "switchboard-sgc": "Switchboard sgc",
     "switchboard-presence": "Switchboard presence",

@@ -1,25 +1,30 @@
-// fanout_floor_server.cpp: the least work any WebSocket fan-out server must do on this machine,
-// so the fan-out figures can say how far each server is from the machine's limit.
+// floor_server.cpp: the least work any WebSocket server must do on this machine, so every
+// benchmark scenario can say how far each server is from the machine's limit.
 //
-// It is not a product and not a peer people deploy: it is a measuring instrument, the fan-out
-// counterpart of "how fast can the kernel move these bytes". One thread, one level-triggered
-// epoll set (the only blocking call), accept4, and no protocol beyond RFC 6455's minimum: the
-// upgrade (Sec-WebSocket-Accept), unmasking, ping/pong and close. Every message a client sends
-// is encoded once and appended to every other open client's output buffer; at the end of the
-// loop turn each client with output gets exactly one send(), so publishes that arrive in one
-// turn leave in one write per subscriber (the corked, drain-before-sleep write of uWebSockets).
-// That is the floor: one syscall per subscriber per turn, no allocation per delivery, no
-// locks, no threads. Swbench's `raw` dialect drives it, as it drives ws_broadcast_server.js
-// (same semantics: the sender gets nothing back).
+// It is not a product and not a peer people deploy: it is a measuring instrument, the
+// WebSocket counterpart of "how fast can the kernel move these bytes". One thread, one
+// level-triggered epoll set (the only blocking call), accept4, and no protocol beyond RFC 6455's
+// minimum: the upgrade (Sec-WebSocket-Accept), unmasking, ping/pong and close. No allocation per
+// message once a connection's buffers have grown, no locks, no timers.
 //
-// No permessage-deflate, no fragmentation (a fragmented message closes with 1003), no
-// extensions, no subprotocols, no timeouts: what a real server adds on top is what the gap
-// between this and the server measured beside it costs. A subscriber whose output passes
-// 64 MiB is dropped (bounded memory under a stalled reader).
+//   --mode echo       every message goes back to its sender (the echo, idle and handshake
+//                     scenarios; swbench's echo, connections and handshakes modes)
+//   --mode broadcast  every message is encoded once and appended to every other open client's
+//                     output (swbench's fanout mode, `raw` dialect, as ws_broadcast_server.js;
+//                     the sender gets nothing back)
+//
+// Either way output is corked: what a turn produces for a client leaves in one send() at the
+// end of the turn, so pipelined requests, or publishes that arrive in one turn, cost one write
+// per client (uWebSockets' cork and drain-before-sleep).
+//
+// No permessage-deflate, no fragmentation (a fragmented message is answered with close 1003),
+// no extensions, no subprotocols, no timeouts, no validation of UTF-8: what a real server adds on
+// top is what the gap between this and the server measured beside it costs. A client whose
+// output passes 64 MiB is dropped (bounded memory under a stalled reader).
 //
 // Stand-alone on purpose (no Switchboard code): OpenSSL for SHA-1, the rest is libc.
 //
-//   fanout_floor_server --listen 127.0.0.1:PORT
+//   floor_server [--listen 127.0.0.1:PORT] [--mode echo|broadcast]
 #include <openssl/sha.h>
 
 #include <arpa/inet.h>
@@ -29,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -43,19 +49,20 @@ namespace {
 
 constexpr std::size_t max_output = 64u << 20;   // per subscriber; past it the subscriber is dropped
 constexpr std::size_t max_request = 16u << 10;  // upgrade request
-constexpr std::size_t max_frame = 16u << 20;
+constexpr std::size_t max_frame = 192u << 10;   // larger frames close the client
 
 struct client {
   int fd = -1;
   bool open = false;    // upgraded
   bool queued = false;  // in the turn's write list
-  std::string in;       // unparsed input
+  std::string in;       // an incomplete frame or request (usually empty)
   std::string out;      // unsent output
   std::size_t out_at = 0;
   bool want_write = false;  // EPOLLOUT armed
 };
 
 int epfd = -1;
+bool echo_mode = false;
 std::vector<client*> clients;  // open (upgraded) clients
 std::vector<client*> to_write;
 std::vector<client*> closed;  // closed this turn: freed at its end (its events may name them)
@@ -160,17 +167,17 @@ void send_close(client* c, std::uint16_t code) {
   queue_write(c);
 }
 
-// Parses every complete frame in c->in. Returns false when the client is to be closed now.
-bool parse_frames(client* c) {
+// Parses every complete frame in data[0, size) (unmasking in place). Returns the bytes consumed,
+// or -1 when the client is to be closed now.
+long parse_frames(client* c, char* data, std::size_t size) {
   std::size_t at = 0;
-  std::string& in = c->in;
   for (;;) {
-    const std::size_t left = in.size() - at;
+    const std::size_t left = size - at;
     if (left < 2) break;
-    const auto* p = reinterpret_cast<unsigned char*>(&in[at]);
+    const auto* p = reinterpret_cast<unsigned char*>(data + at);
     const bool fin = p[0] & 0x80;
     const std::uint8_t opcode = p[0] & 0x0f;
-    if (!(p[1] & 0x80)) return false;  // clients must mask
+    if (!(p[1] & 0x80)) return -1;  // clients must mask
     std::uint64_t len = p[1] & 0x7f;
     std::size_t head = 2;
     if (len == 126) {
@@ -184,26 +191,30 @@ bool parse_frames(client* c) {
         len = len << 8 | p[2 + i];
       head = 10;
     }
-    if (len > max_frame) return false;
+    if (len > max_frame) return -1;
     if (left < head + 4 + len) break;
     const unsigned char* mask = p + head;
-    char* payload = &in[at + head + 4];
+    char* payload = data + at + head + 4;
     for (std::uint64_t i = 0; i < len; ++i)
       payload[i] = static_cast<char>(payload[i] ^ mask[i & 3]);
     at += head + 4 + len;
     if (!fin || opcode == 0x0) {
       send_close(c, 1003);  // fragmentation is outside this instrument's scope
-      return true;
+      return static_cast<long>(size);
     }
     switch (opcode) {
       case 0x1:
       case 0x2:
-        broadcast(c, opcode, payload, len);
+        if (echo_mode) {
+          append_frame(c->out, opcode, payload, len);
+          queue_write(c);
+        } else {
+          broadcast(c, opcode, payload, len);
+        }
         break;
       case 0x8:
         send_close(c, 1000);
-        c->in.clear();
-        return true;
+        return static_cast<long>(size);  // nothing after a close counts
       case 0x9:
         append_frame(c->out, 0xA, payload, len);
         queue_write(c);
@@ -211,49 +222,64 @@ bool parse_frames(client* c) {
       case 0xA:
         break;
       default:
-        return false;
+        return -1;
     }
   }
-  in.erase(0, at);
-  return true;
+  return static_cast<long>(at);
 }
 
-bool upgrade(client* c) {
-  const std::size_t end = c->in.find("\r\n\r\n");
-  if (end == std::string::npos) return c->in.size() <= max_request;
-  const std::string_view request(c->in.data(), end + 4);
-  const std::string_view key = header(request, "Sec-WebSocket-Key");
-  if (key.empty()) return false;
-  std::string text(key);
-  text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+// The upgrade request in data[0, size). Returns the bytes consumed (0: incomplete), or -1.
+long upgrade(client* c, const char* data, std::size_t size) {
+  const std::string_view text(data, size);
+  const std::size_t end = text.find("\r\n\r\n");
+  if (end == std::string_view::npos) return size <= max_request ? 0 : -1;
+  const std::string_view key = header(text.substr(0, end + 4), "Sec-WebSocket-Key");
+  if (key.empty()) return -1;
+  std::string accept_input(key);
+  accept_input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  SHA1(reinterpret_cast<const unsigned char*>(accept_input.data()), accept_input.size(), digest);
   c->out +=
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
       base64(digest, sizeof digest) + "\r\n\r\n";
   queue_write(c);
-  c->in.erase(0, end + 4);
   c->open = true;
   clients.push_back(c);
-  return parse_frames(c);
+  return static_cast<long>(end + 4);
 }
 
+// Reads into one buffer shared by all clients and parses there; only an incomplete frame (or
+// request) is kept in the client's own buffer, so an idle client holds no input buffer.
 void on_readable(client* c) {
-  char buffer[64 * 1024];
+  static char buffer[max_frame + (64u << 10)];  // a kept frame plus a full read
   for (;;) {
-    const ssize_t n = ::recv(c->fd, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      c->in.append(buffer, static_cast<std::size_t>(n));
-      if (static_cast<std::size_t>(n) < sizeof buffer) break;
-      continue;
-    }
+    const std::size_t kept = c->in.size();
+    if (kept > 0) std::memcpy(buffer, c->in.data(), std::min(kept, sizeof buffer));
+    if (kept >= sizeof buffer) return close_client(c);  // a frame larger than we parse in place
+    const ssize_t n = ::recv(c->fd, buffer + kept, sizeof buffer - kept, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    return close_client(c);  // EOF or error
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return close_client(c);  // EOF or error
+    const std::size_t size = kept + static_cast<std::size_t>(n);
+    std::size_t at = 0;
+    if (!c->open) {
+      const long used = upgrade(c, buffer, size);
+      if (used < 0) return close_client(c);
+      at = static_cast<std::size_t>(used);
+    }
+    if (c->open) {
+      const long used = parse_frames(c, buffer + at, size - at);
+      if (used < 0) return close_client(c);
+      at += static_cast<std::size_t>(used);
+    }
+    if (at == size) {
+      std::string().swap(c->in);
+    } else {
+      c->in.assign(buffer + at, size - at);
+    }
+    if (static_cast<std::size_t>(n) < sizeof buffer - kept) return;  // drained for now
   }
-  const bool ok = c->open ? parse_frames(c) : upgrade(c);
-  if (!ok) close_client(c);
 }
 
 void write_out(client* c) {
@@ -278,7 +304,7 @@ void write_out(client* c) {
     return close_client(c);
   }
   if (c->fd < 0) return;
-  c->out.clear();
+  std::string().swap(c->out);  // an idle client holds no output buffer either
   c->out_at = 0;
   if (c->want_write) {
     c->want_write = false;
@@ -306,14 +332,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
       listen_at = argv[++i];
+    } else if (std::strcmp(argv[i], "--mode") == 0 && i + 1 < argc &&
+               (std::strcmp(argv[i + 1], "echo") == 0 ||
+                std::strcmp(argv[i + 1], "broadcast") == 0)) {
+      echo_mode = std::strcmp(argv[++i], "echo") == 0;
     } else {
-      std::fprintf(stderr, "usage: fanout_floor_server [--listen HOST:PORT]\n");
+      std::fprintf(stderr, "usage: floor_server [--listen HOST:PORT] [--mode echo|broadcast]\n");
       return 2;
     }
   }
   sockaddr_in addr;
   if (!parse_listen(listen_at, addr)) {
-    std::fprintf(stderr, "fanout_floor_server: bad --listen '%s' (want IPv4:PORT)\n", listen_at);
+    std::fprintf(stderr, "floor_server: bad --listen '%s' (want IPv4:PORT)\n", listen_at);
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -325,7 +355,7 @@ int main(int argc, char** argv) {
   ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listener, 4096) != 0) {
-    std::fprintf(stderr, "fanout_floor_server: cannot listen on %s: %s\n", listen_at,
+    std::fprintf(stderr, "floor_server: cannot listen on %s: %s\n", listen_at,
                  std::strerror(errno));
     return 1;
   }
@@ -334,7 +364,7 @@ int main(int argc, char** argv) {
   lev.events = EPOLLIN;
   lev.data.ptr = nullptr;  // null: the listener
   ::epoll_ctl(epfd, EPOLL_CTL_ADD, listener, &lev);
-  std::fprintf(stderr, "fanout_floor_server: listening on %s\n", listen_at);
+  std::fprintf(stderr, "floor_server: listening on %s\n", listen_at);
 
   std::vector<epoll_event> ready(1024);
   while (!stop_flag) {
