@@ -32,29 +32,32 @@ std::array<std::uint8_t, 4> next_mask_key() {
 
 }  // namespace
 
+websocket_stream::~websocket_stream() = default;
+
 void websocket_stream::open_websocket(const websocket_settings& settings,
                                       const std::optional<ws::deflate_params>& deflate,
                                       const ws::deflate_options& local) {
   settings_ = settings;
-  ws::decoder_options d;
-  d.local_role = settings.role;
-  d.max_message_size = settings.max_message_size;
-  d.report_fragments = settings.report_fragments;
   if (deflate) {
-    deflate_ = std::make_unique<ws::deflate_state>(settings.role, *deflate, local);
-    d.allow_rsv1 = true;
-    deflate_params_ = deflate;
-    deflate_local_ = local;
+    deflate_ = std::make_unique<compression>(settings.role, *deflate, local);
     if (settings.role == ws::role::server &&
         (deflate->server_no_context_takeover || local.server_no_context_takeover))
-      shared_deflate_window_ = std::min<int>(ws::window_bits(deflate->server_max_window_bits),
-                                             local.server_max_window_bits);
+      deflate_->shared_window = std::min<int>(ws::window_bits(deflate->server_max_window_bits),
+                                              local.server_max_window_bits);
   }
-  decoder_.set_options(d);
   active_ = true;
   ping_tick_ = home().now_tick();
   home().stats.websockets_open.add();
   open_.store(true, std::memory_order_release);
+}
+
+ws::decoder_options websocket_stream::decoder_options() const noexcept {
+  ws::decoder_options d;
+  d.local_role = settings_.role;
+  d.max_message_size = settings_.max_message_size;
+  d.report_fragments = settings_.report_fragments;
+  d.allow_rsv1 = deflate_ != nullptr;
+  return d;
 }
 
 // --- Sending ------------------------------------------------------------------------------
@@ -87,7 +90,7 @@ send_status websocket_stream::send_message(ws::opcode op, std::string_view paylo
   if (deflate_ && payload.size() >= settings_.deflate_min_size) {
     std::string& out = home().deflate_buffer;
     out.clear();
-    if (deflate_->deflate_message(payload, out)) {
+    if (deflate_->state.deflate_message(payload, out)) {
       fail(ws::close_code::internal_error, "compression failed");
       return send_status::dropped;
     }
@@ -116,16 +119,16 @@ send_status websocket_stream::send_message(ws::opcode op, std::string_view paylo
 send_status websocket_stream::send_shared(const shared_buffer& frame) {
   if (!accepts_messages()) return send_status::dropped;
   shared_buffer out = frame;
-  if (shared_deflate_window_ != 0) {
+  if (deflate_ && deflate_->shared_window != 0) {
     const std::string_view payload = ws::unmasked_frame_payload(*frame);
     const auto op = static_cast<ws::opcode>(static_cast<std::uint8_t>((*frame)[0]) & 0x0f);
     if (payload.size() >= settings_.deflate_min_size && !ws::is_control(op)) {
       auto& cache = home().shared_deflate;
-      if (cache.source != frame || cache.window_bits != shared_deflate_window_) {
+      if (cache.source != frame || cache.window_bits != deflate_->shared_window) {
         const std::string compressed =
-            ws::compress_once(payload, *deflate_params_, deflate_local_, settings_.role);
+            ws::compress_once(payload, deflate_->params, deflate_->local, settings_.role);
         cache.source = frame;
-        cache.window_bits = shared_deflate_window_;
+        cache.window_bits = deflate_->shared_window;
         if (compressed.empty()) {
           cache.frame = frame;  // zlib could not allocate: send it uncompressed
         } else {
@@ -167,8 +170,22 @@ void websocket_stream::send_close(std::uint16_t code, std::string_view reason) {
 
 void websocket_stream::websocket_data(std::uint8_t* data, std::size_t size) {
   const auto keep = shared_from_this();  // a handler may drop the last other reference
+  if (decoder_) {
+    decode(*decoder_, data, size);
+    if (decoder_->idle()) decoder_.reset();
+    return;
+  }
+  // The common case: the read ends on a frame boundary, and this decoder is dropped with
+  // nothing in it. Only what is cut across reads is kept.
+  ws::decoder d(decoder_options());
+  decode(d, data, size);
+  if (!d.idle() && active_ && !close_reported_)
+    decoder_ = std::make_unique<ws::decoder>(std::move(d));
+}
+
+void websocket_stream::decode(ws::decoder& d, std::uint8_t* data, std::size_t size) {
   while (size > 0 && active_ && !close_reported_) {
-    const ws::decode_event ev = decoder_.decode(data, size);
+    const ws::decode_event ev = d.decode(data, size);
     data += ev.consumed;
     size -= ev.consumed;
     switch (ev.kind) {
@@ -184,7 +201,7 @@ void websocket_stream::websocket_data(std::uint8_t* data, std::size_t size) {
           std::string& out = home().inflate_buffer;
           out.clear();
           const std::error_code ec =
-              deflate_->inflate_message(payload, out, settings_.max_message_size);
+              deflate_->state.inflate_message(payload, out, settings_.max_message_size);
           if (ec)
             return fail(ws::close_code_for(static_cast<ws::deflate_errc>(ec.value())),
                         ec.message());
