@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstring>
+#include <vector>
 
 namespace switchboard::runtime {
 
@@ -30,14 +31,40 @@ std::array<std::uint8_t, 4> next_mask_key() {
   return key;
 }
 
-}  // namespace
+bool same(const websocket_settings& a, const websocket_settings& b) noexcept {
+  return a.role == b.role && a.max_message_size == b.max_message_size &&
+         a.deflate_min_size == b.deflate_min_size && a.fragment_size == b.fragment_size &&
+         a.report_fragments == b.report_fragments &&
+         a.slow_consumer_close_code == b.slow_consumer_close_code &&
+         a.heartbeat_interval_ms == b.heartbeat_interval_ms &&
+         a.heartbeat_timeout_ms == b.heartbeat_timeout_ms &&
+         a.idle_timeout_ms == b.idle_timeout_ms && a.close_timeout_ms == b.close_timeout_ms;
+}
 
-websocket_stream::~websocket_stream() = default;
+// Every connection of a server has the same settings, and so do a client's: streams share one
+// copy (16 bytes each instead of 56). Each thread remembers the copies its streams use; a copy
+// is freed with the last stream holding it, and forgotten on the next lookup after that.
+std::shared_ptr<const websocket_settings> shared_settings(const websocket_settings& s) {
+  thread_local std::vector<std::weak_ptr<const websocket_settings>> known;
+  for (auto it = known.begin(); it != known.end();) {
+    if (auto p = it->lock()) {
+      if (same(*p, s)) return p;
+      ++it;
+    } else {
+      it = known.erase(it);
+    }
+  }
+  auto p = std::make_shared<const websocket_settings>(s);
+  known.push_back(p);
+  return p;
+}
+
+}  // namespace
 
 void websocket_stream::open_websocket(const websocket_settings& settings,
                                       const std::optional<ws::deflate_params>& deflate,
                                       const ws::deflate_options& local) {
-  settings_ = settings;
+  settings_ = shared_settings(settings);
   if (deflate) {
     deflate_ = std::make_unique<compression>(settings.role, *deflate, local);
     if (settings.role == ws::role::server &&
@@ -53,9 +80,9 @@ void websocket_stream::open_websocket(const websocket_settings& settings,
 
 ws::decoder_options websocket_stream::decoder_options() const noexcept {
   ws::decoder_options d;
-  d.local_role = settings_.role;
-  d.max_message_size = settings_.max_message_size;
-  d.report_fragments = settings_.report_fragments;
+  d.local_role = settings_->role;
+  d.max_message_size = settings_->max_message_size;
+  d.report_fragments = settings_->report_fragments;
   d.allow_rsv1 = deflate_ != nullptr;
   return d;
 }
@@ -65,7 +92,7 @@ ws::decoder_options websocket_stream::decoder_options() const noexcept {
 send_status websocket_stream::send_frame(ws::opcode op, bool fin, bool rsv1,
                                          std::string_view payload, bool control) {
   std::uint8_t header[ws::max_frame_header];
-  if (settings_.role == ws::role::server) {
+  if (settings_->role == ws::role::server) {
     const std::size_t n = ws::encode_header(header, op, fin, payload.size(), nullptr, rsv1);
     const std::string_view parts[2] = {{reinterpret_cast<const char*>(header), n}, payload};
     return send_parts(parts, 2, control);
@@ -87,7 +114,7 @@ send_status websocket_stream::send_message(ws::opcode op, std::string_view paylo
                                            std::size_t fragment_size) {
   if (!active_ || close_sent_) return send_status::dropped;
   bool compressed = false;
-  if (deflate_ && payload.size() >= settings_.deflate_min_size) {
+  if (deflate_ && payload.size() >= settings_->deflate_min_size) {
     std::string& out = home().deflate_buffer;
     out.clear();
     if (deflate_->state.deflate_message(payload, out)) {
@@ -97,7 +124,7 @@ send_status websocket_stream::send_message(ws::opcode op, std::string_view paylo
     payload = out;
     compressed = true;
   }
-  if (fragment_size == 0) fragment_size = settings_.fragment_size;
+  if (fragment_size == 0) fragment_size = settings_->fragment_size;
   send_status s;
   if (fragment_size == 0 || payload.size() <= fragment_size) {
     s = send_frame(op, true, compressed, payload, false);
@@ -122,11 +149,11 @@ send_status websocket_stream::send_shared(const shared_buffer& frame) {
   if (deflate_ && deflate_->shared_window != 0) {
     const std::string_view payload = ws::unmasked_frame_payload(*frame);
     const auto op = static_cast<ws::opcode>(static_cast<std::uint8_t>((*frame)[0]) & 0x0f);
-    if (payload.size() >= settings_.deflate_min_size && !ws::is_control(op)) {
+    if (payload.size() >= settings_->deflate_min_size && !ws::is_control(op)) {
       auto& cache = home().shared_deflate;
       if (cache.source != frame || cache.window_bits != deflate_->shared_window) {
         const std::string compressed =
-            ws::compress_once(payload, deflate_->params, deflate_->local, settings_.role);
+            ws::compress_once(payload, deflate_->params, deflate_->local, settings_->role);
         cache.source = frame;
         cache.window_bits = deflate_->shared_window;
         if (compressed.empty()) {
@@ -157,7 +184,7 @@ send_status websocket_stream::send_control(ws::opcode op, std::string_view paylo
 void websocket_stream::start_close(std::uint16_t code, std::string_view reason) {
   if (!active_ || close_sent_ || close_reported_) return;
   send_close(code, reason);
-  close_deadline_ = home().now_tick() + settings_.close_timeout_ms / worker::tick_ms + 1;
+  close_deadline_ = home().now_tick() + settings_->close_timeout_ms / worker::tick_ms + 1;
   flush();
 }
 
@@ -201,7 +228,7 @@ void websocket_stream::decode(ws::decoder& d, std::uint8_t* data, std::size_t si
           std::string& out = home().inflate_buffer;
           out.clear();
           const std::error_code ec =
-              deflate_->state.inflate_message(payload, out, settings_.max_message_size);
+              deflate_->state.inflate_message(payload, out, settings_->max_message_size);
           if (ec)
             return fail(ws::close_code_for(static_cast<ws::deflate_errc>(ec.value())),
                         ec.message());
@@ -229,7 +256,7 @@ void websocket_stream::decode(ws::decoder& d, std::uint8_t* data, std::size_t si
         if (!close_sent_)
           send_close(ev.close_code == ws::close_code::no_status ? 0 : ev.close_code, {});
         finish(ev.close_code, ev.payload);
-        return close_gracefully(settings_.close_timeout_ms);
+        return close_gracefully(settings_->close_timeout_ms);
       case ws::decode_event::error:
         return fail(ev.error_code);
     }
@@ -245,7 +272,7 @@ void websocket_stream::fail(std::uint16_t code, const std::string& reason) {
   SB_LOG(debug, "%s: failing with %u: %s", log_name().c_str(), code, reason.c_str());
   if (!close_sent_) send_close(code, reason);
   finish(code, reason);
-  close_gracefully(settings_.close_timeout_ms);
+  close_gracefully(settings_->close_timeout_ms);
 }
 
 void websocket_stream::finish(std::uint16_t code, std::string_view reason) {
@@ -270,7 +297,7 @@ void websocket_stream::websocket_tick(std::uint32_t now) {
     }
     return;
   }
-  const websocket_settings& s = settings_;
+  const websocket_settings& s = *settings_;
   if (s.idle_timeout_ms && ticks_since_read() * worker::tick_ms >= s.idle_timeout_ms)
     return start_close(ws::close_code::going_away, "idle timeout");
   if (!s.heartbeat_interval_ms) return;
@@ -300,12 +327,12 @@ void websocket_stream::websocket_closed(const std::error_code& ec) {
 
 void websocket_stream::websocket_slow_consumer() {
   if (close_sent_) return abort(make_error_code(errc::slow_consumer));
-  const std::uint16_t code = settings_.slow_consumer_close_code;
+  const std::uint16_t code = settings_->slow_consumer_close_code;
   SB_LOG(info, "%s: slow consumer (%zu bytes queued), closing with %u", log_name().c_str(),
          queued_bytes(), code);
   send_close(code, "slow consumer");
   finish(code, "slow consumer");
-  close_gracefully(settings_.close_timeout_ms);
+  close_gracefully(settings_->close_timeout_ms);
 }
 
 }  // namespace switchboard::runtime

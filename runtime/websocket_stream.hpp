@@ -48,7 +48,6 @@ struct websocket_settings {
 class websocket_stream : public transport {
  public:
   using transport::transport;
-  ~websocket_stream() override;
 
   // True from the handshake until the close is reported (any thread).
   bool is_open() const noexcept { return open_.load(std::memory_order_acquire); }
@@ -122,10 +121,11 @@ class websocket_stream : public transport {
     int shared_window = 0;  // send_shared compresses with this window (0: it does not)
   };
 
-  // Memory (issue 7: an idle connection in under 2 KB with its actor): the decoder lives on
-  // the stack of websocket_data() and moves here only while a frame or a fragmented message
-  // is cut across reads; what only permessage-deflate needs is allocated when negotiated.
-  websocket_settings settings_;
+  // Memory (issue 7: an idle connection in under 2 KB with its actor): the settings are one
+  // copy per distinct configuration; the decoder lives on the stack of websocket_data() and
+  // moves here only while a frame or a fragmented message is cut across reads; what only
+  // permessage-deflate needs is allocated when negotiated.
+  std::shared_ptr<const websocket_settings> settings_;  // shared by streams with equal settings
   std::unique_ptr<websocket::decoder> decoder_;
   std::unique_ptr<compression> deflate_;
   bool active_ = false;          // in the open phase (until the socket closes)
