@@ -626,11 +626,11 @@ void connection::plain_tcp_data(const std::uint8_t* data, std::size_t size) {
   // Messages whole in this read are handed out in place; only a partial one is copied.
   std::string_view rest = in;
   std::size_t scan_from = 0;
-  if (!plain_input_.empty()) {
-    scan_from =
-        plain_input_.size() >= terminator.size() ? plain_input_.size() - terminator.size() + 1 : 0;
-    plain_input_.append(in);
-    rest = plain_input_;
+  if (plain_input_) {
+    std::string& held = *plain_input_;
+    scan_from = held.size() >= terminator.size() ? held.size() - terminator.size() + 1 : 0;
+    held.append(in);
+    rest = held;
   }
   std::size_t start = 0;
   for (;;) {
@@ -647,7 +647,12 @@ void connection::plain_tcp_data(const std::uint8_t* data, std::size_t size) {
     home().stats.protocol_errors.add();
     return abort();
   }
-  plain_input_ = std::move(left);
+  if (left.empty())
+    plain_input_.reset();
+  else if (plain_input_)
+    *plain_input_ = std::move(left);
+  else
+    plain_input_ = std::make_unique<std::string>(std::move(left));
 }
 
 // --- WebSocket phase ----------------------------------------------------------------------

@@ -164,18 +164,21 @@ class connection final : public websocket_stream {
   std::string log_name() const override;
   void run_on_home(std::function<void(connection&)> fn);
 
+  // Ordered to leave no padding, and what few connections use is allocated when used: an idle
+  // connection's size counts (issue 7).
   server& owner_;
   connection_id id_;
-  phase phase_ = phase::http;
   std::unique_ptr<http_state> http_;  // only while speaking HTTP
-  std::string plain_input_;           // plain TCP: the start of an unfinished message
+  // Plain TCP: the start of an unfinished message (null when there is none).
+  std::unique_ptr<std::string> plain_input_;
   stream_handler* stream_handler_ = nullptr;
   upgrade_handler* tunnel_handler_ = nullptr;
-  std::uint32_t stream_tick_ = 0;  // when the streaming response started (keep-alive comments)
   websocket_handler* handler_ = nullptr;
   std::string target_;
   std::string subprotocol_;
   std::string user_;
+  std::uint32_t stream_tick_ = 0;  // when the streaming response started (keep-alive comments)
+  phase phase_ = phase::http;
 };
 
 }  // namespace switchboard::runtime

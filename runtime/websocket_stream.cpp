@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstring>
+#include <vector>
 
 namespace switchboard::runtime {
 
@@ -30,31 +31,60 @@ std::array<std::uint8_t, 4> next_mask_key() {
   return key;
 }
 
+bool same(const websocket_settings& a, const websocket_settings& b) noexcept {
+  return a.role == b.role && a.max_message_size == b.max_message_size &&
+         a.deflate_min_size == b.deflate_min_size && a.fragment_size == b.fragment_size &&
+         a.report_fragments == b.report_fragments &&
+         a.slow_consumer_close_code == b.slow_consumer_close_code &&
+         a.heartbeat_interval_ms == b.heartbeat_interval_ms &&
+         a.heartbeat_timeout_ms == b.heartbeat_timeout_ms &&
+         a.idle_timeout_ms == b.idle_timeout_ms && a.close_timeout_ms == b.close_timeout_ms;
+}
+
+// Every connection of a server has the same settings, and so do a client's: streams share one
+// copy (16 bytes each instead of 56). Each thread remembers the copies its streams use; a copy
+// is freed with the last stream holding it, and forgotten on the next lookup after that.
+std::shared_ptr<const websocket_settings> shared_settings(const websocket_settings& s) {
+  thread_local std::vector<std::weak_ptr<const websocket_settings>> known;
+  for (auto it = known.begin(); it != known.end();) {
+    if (auto p = it->lock()) {
+      if (same(*p, s)) return p;
+      ++it;
+    } else {
+      it = known.erase(it);
+    }
+  }
+  auto p = std::make_shared<const websocket_settings>(s);
+  known.push_back(p);
+  return p;
+}
+
 }  // namespace
 
 void websocket_stream::open_websocket(const websocket_settings& settings,
                                       const std::optional<ws::deflate_params>& deflate,
                                       const ws::deflate_options& local) {
-  settings_ = settings;
-  ws::decoder_options d;
-  d.local_role = settings.role;
-  d.max_message_size = settings.max_message_size;
-  d.report_fragments = settings.report_fragments;
+  settings_ = shared_settings(settings);
   if (deflate) {
-    deflate_ = std::make_unique<ws::deflate_state>(settings.role, *deflate, local);
-    d.allow_rsv1 = true;
-    deflate_params_ = deflate;
-    deflate_local_ = local;
+    deflate_ = std::make_unique<compression>(settings.role, *deflate, local);
     if (settings.role == ws::role::server &&
         (deflate->server_no_context_takeover || local.server_no_context_takeover))
-      shared_deflate_window_ = std::min<int>(ws::window_bits(deflate->server_max_window_bits),
-                                             local.server_max_window_bits);
+      deflate_->shared_window = std::min<int>(ws::window_bits(deflate->server_max_window_bits),
+                                              local.server_max_window_bits);
   }
-  decoder_.set_options(d);
   active_ = true;
   ping_tick_ = home().now_tick();
   home().stats.websockets_open.add();
   open_.store(true, std::memory_order_release);
+}
+
+ws::decoder_options websocket_stream::decoder_options() const noexcept {
+  ws::decoder_options d;
+  d.local_role = settings_->role;
+  d.max_message_size = settings_->max_message_size;
+  d.report_fragments = settings_->report_fragments;
+  d.allow_rsv1 = deflate_ != nullptr;
+  return d;
 }
 
 // --- Sending ------------------------------------------------------------------------------
@@ -62,7 +92,7 @@ void websocket_stream::open_websocket(const websocket_settings& settings,
 send_status websocket_stream::send_frame(ws::opcode op, bool fin, bool rsv1,
                                          std::string_view payload, bool control) {
   std::uint8_t header[ws::max_frame_header];
-  if (settings_.role == ws::role::server) {
+  if (settings_->role == ws::role::server) {
     const std::size_t n = ws::encode_header(header, op, fin, payload.size(), nullptr, rsv1);
     const std::string_view parts[2] = {{reinterpret_cast<const char*>(header), n}, payload};
     return send_parts(parts, 2, control);
@@ -84,17 +114,17 @@ send_status websocket_stream::send_message(ws::opcode op, std::string_view paylo
                                            std::size_t fragment_size) {
   if (!active_ || close_sent_) return send_status::dropped;
   bool compressed = false;
-  if (deflate_ && payload.size() >= settings_.deflate_min_size) {
+  if (deflate_ && payload.size() >= settings_->deflate_min_size) {
     std::string& out = home().deflate_buffer;
     out.clear();
-    if (deflate_->deflate_message(payload, out)) {
+    if (deflate_->state.deflate_message(payload, out)) {
       fail(ws::close_code::internal_error, "compression failed");
       return send_status::dropped;
     }
     payload = out;
     compressed = true;
   }
-  if (fragment_size == 0) fragment_size = settings_.fragment_size;
+  if (fragment_size == 0) fragment_size = settings_->fragment_size;
   send_status s;
   if (fragment_size == 0 || payload.size() <= fragment_size) {
     s = send_frame(op, true, compressed, payload, false);
@@ -116,16 +146,16 @@ send_status websocket_stream::send_message(ws::opcode op, std::string_view paylo
 send_status websocket_stream::send_shared(const shared_buffer& frame) {
   if (!accepts_messages()) return send_status::dropped;
   shared_buffer out = frame;
-  if (shared_deflate_window_ != 0) {
+  if (deflate_ && deflate_->shared_window != 0) {
     const std::string_view payload = ws::unmasked_frame_payload(*frame);
     const auto op = static_cast<ws::opcode>(static_cast<std::uint8_t>((*frame)[0]) & 0x0f);
-    if (payload.size() >= settings_.deflate_min_size && !ws::is_control(op)) {
+    if (payload.size() >= settings_->deflate_min_size && !ws::is_control(op)) {
       auto& cache = home().shared_deflate;
-      if (cache.source != frame || cache.window_bits != shared_deflate_window_) {
+      if (cache.source != frame || cache.window_bits != deflate_->shared_window) {
         const std::string compressed =
-            ws::compress_once(payload, *deflate_params_, deflate_local_, settings_.role);
+            ws::compress_once(payload, deflate_->params, deflate_->local, settings_->role);
         cache.source = frame;
-        cache.window_bits = shared_deflate_window_;
+        cache.window_bits = deflate_->shared_window;
         if (compressed.empty()) {
           cache.frame = frame;  // zlib could not allocate: send it uncompressed
         } else {
@@ -154,7 +184,7 @@ send_status websocket_stream::send_control(ws::opcode op, std::string_view paylo
 void websocket_stream::start_close(std::uint16_t code, std::string_view reason) {
   if (!active_ || close_sent_ || close_reported_) return;
   send_close(code, reason);
-  close_deadline_ = home().now_tick() + settings_.close_timeout_ms / worker::tick_ms + 1;
+  close_deadline_ = home().now_tick() + settings_->close_timeout_ms / worker::tick_ms + 1;
   flush();
 }
 
@@ -167,8 +197,22 @@ void websocket_stream::send_close(std::uint16_t code, std::string_view reason) {
 
 void websocket_stream::websocket_data(std::uint8_t* data, std::size_t size) {
   const auto keep = shared_from_this();  // a handler may drop the last other reference
+  if (decoder_) {
+    decode(*decoder_, data, size);
+    if (decoder_->idle()) decoder_.reset();
+    return;
+  }
+  // The common case: the read ends on a frame boundary, and this decoder is dropped with
+  // nothing in it. Only what is cut across reads is kept.
+  ws::decoder d(decoder_options());
+  decode(d, data, size);
+  if (!d.idle() && active_ && !close_reported_)
+    decoder_ = std::make_unique<ws::decoder>(std::move(d));
+}
+
+void websocket_stream::decode(ws::decoder& d, std::uint8_t* data, std::size_t size) {
   while (size > 0 && active_ && !close_reported_) {
-    const ws::decode_event ev = decoder_.decode(data, size);
+    const ws::decode_event ev = d.decode(data, size);
     data += ev.consumed;
     size -= ev.consumed;
     switch (ev.kind) {
@@ -184,7 +228,7 @@ void websocket_stream::websocket_data(std::uint8_t* data, std::size_t size) {
           std::string& out = home().inflate_buffer;
           out.clear();
           const std::error_code ec =
-              deflate_->inflate_message(payload, out, settings_.max_message_size);
+              deflate_->state.inflate_message(payload, out, settings_->max_message_size);
           if (ec)
             return fail(ws::close_code_for(static_cast<ws::deflate_errc>(ec.value())),
                         ec.message());
@@ -212,7 +256,7 @@ void websocket_stream::websocket_data(std::uint8_t* data, std::size_t size) {
         if (!close_sent_)
           send_close(ev.close_code == ws::close_code::no_status ? 0 : ev.close_code, {});
         finish(ev.close_code, ev.payload);
-        return close_gracefully(settings_.close_timeout_ms);
+        return close_gracefully(settings_->close_timeout_ms);
       case ws::decode_event::error:
         return fail(ev.error_code);
     }
@@ -228,7 +272,7 @@ void websocket_stream::fail(std::uint16_t code, const std::string& reason) {
   SB_LOG(debug, "%s: failing with %u: %s", log_name().c_str(), code, reason.c_str());
   if (!close_sent_) send_close(code, reason);
   finish(code, reason);
-  close_gracefully(settings_.close_timeout_ms);
+  close_gracefully(settings_->close_timeout_ms);
 }
 
 void websocket_stream::finish(std::uint16_t code, std::string_view reason) {
@@ -253,7 +297,7 @@ void websocket_stream::websocket_tick(std::uint32_t now) {
     }
     return;
   }
-  const websocket_settings& s = settings_;
+  const websocket_settings& s = *settings_;
   if (s.idle_timeout_ms && ticks_since_read() * worker::tick_ms >= s.idle_timeout_ms)
     return start_close(ws::close_code::going_away, "idle timeout");
   if (!s.heartbeat_interval_ms) return;
@@ -283,12 +327,12 @@ void websocket_stream::websocket_closed(const std::error_code& ec) {
 
 void websocket_stream::websocket_slow_consumer() {
   if (close_sent_) return abort(make_error_code(errc::slow_consumer));
-  const std::uint16_t code = settings_.slow_consumer_close_code;
+  const std::uint16_t code = settings_->slow_consumer_close_code;
   SB_LOG(info, "%s: slow consumer (%zu bytes queued), closing with %u", log_name().c_str(),
          queued_bytes(), code);
   send_close(code, "slow consumer");
   finish(code, "slow consumer");
-  close_gracefully(settings_.close_timeout_ms);
+  close_gracefully(settings_->close_timeout_ms);
 }
 
 }  // namespace switchboard::runtime

@@ -107,16 +107,30 @@ class websocket_stream : public transport {
   void finish(std::uint16_t code, std::string_view reason);
   send_status send_frame(websocket::opcode op, bool fin, bool rsv1, std::string_view payload,
                          bool control);
+  websocket::decoder_options decoder_options() const noexcept;
+  void decode(websocket::decoder& d, std::uint8_t* data, std::size_t size);
 
-  websocket_settings settings_;
-  websocket::decoder decoder_;
-  std::unique_ptr<websocket::deflate_state> deflate_;  // when negotiated
-  std::optional<websocket::deflate_params> deflate_params_;
-  websocket::deflate_options deflate_local_;
-  int shared_deflate_window_ = 0;  // send_shared compresses with this window (0: it does not)
-  bool active_ = false;            // in the open phase (until the socket closes)
-  bool close_sent_ = false;        // our close frame is queued
-  bool close_reported_ = false;    // on_ws_closed has run
+  // permessage-deflate's state, when negotiated.
+  struct compression {
+    compression(websocket::role role, const websocket::deflate_params& p,
+                const websocket::deflate_options& l)
+        : state(role, p, l), params(p), local(l) {}
+    websocket::deflate_state state;
+    websocket::deflate_params params;
+    websocket::deflate_options local;
+    int shared_window = 0;  // send_shared compresses with this window (0: it does not)
+  };
+
+  // Memory (issue 7: an idle connection in under 2 KB with its actor): the settings are one
+  // copy per distinct configuration; the decoder lives on the stack of websocket_data() and
+  // moves here only while a frame or a fragmented message is cut across reads; what only
+  // permessage-deflate needs is allocated when negotiated.
+  std::shared_ptr<const websocket_settings> settings_;  // shared by streams with equal settings
+  std::unique_ptr<websocket::decoder> decoder_;
+  std::unique_ptr<compression> deflate_;
+  bool active_ = false;          // in the open phase (until the socket closes)
+  bool close_sent_ = false;      // our close frame is queued
+  bool close_reported_ = false;  // on_ws_closed has run
   bool awaiting_pong_ = false;
   std::uint32_t ping_tick_ = 0;  // when the last heartbeat ping left
   std::uint32_t close_deadline_ = 0;

@@ -95,6 +95,9 @@ class decoder {
 
   // True while a fragmented message is open (between its first and final frame).
   bool in_message() const noexcept { return in_message_; }
+  // Between frames with no message open: a fresh decoder with the same options would go on
+  // exactly as this one (so a caller may drop it and decode the next bytes with a new one).
+  bool idle() const noexcept { return header_size_ == 0 && !in_payload_ && !in_message_; }
 
   // Heap bytes held for messages and control frames in flight (for memory accounting and
   // tests); 0 for an idle decoder. Storage is released on the decode() call after the event

@@ -106,13 +106,15 @@ struct decoded {
   std::vector<event_record> events;
   std::size_t consumed = 0;  // input bytes consumed over all calls
   std::size_t views = 0;     // payloads handed out as views into the caller's buffer
+  std::size_t renewed = 0;   // chunks after which the decoder was idle and replaced
 };
 
 // Feeds `input` to a fresh decoder in chunks of the given sizes (sizes past the end are cut;
 // bytes left after the last size form one more chunk), calling decode() until need_more at the
-// end of each chunk, and stops at the first error.
+// end of each chunk, and stops at the first error. With `renew_when_idle`, a decoder idle at
+// the end of a chunk is replaced by a fresh one, as websocket_stream does between reads.
 decoded decode_chunks(std::string_view input, ws::decoder_options options,
-                      const std::vector<std::size_t>& sizes = {}) {
+                      const std::vector<std::size_t>& sizes = {}, bool renew_when_idle = false) {
   ws::decoder dec(options);
   decoded out;
   std::size_t at = 0;
@@ -130,6 +132,10 @@ decoded decode_chunks(std::string_view input, ws::decoder_options options,
       out.consumed += ev.consumed;
       if (ev.kind == decode_event::need_more) {
         BOOST_REQUIRE_EQUAL(off, n);  // need_more absorbs all input
+        if (renew_when_idle && dec.idle()) {
+          dec = ws::decoder(options);
+          ++out.renewed;
+        }
         break;
       }
       if (ev.kind != decode_event::error) {
@@ -433,6 +439,36 @@ BOOST_AUTO_TEST_CASE(every_two_piece_split_same_events_rfc6455_5_2) {
       if (d.events != mixed_stream_events()) BOOST_FAIL("different events when cut at " << cut);
     }
   }
+}
+
+// websocket_stream keeps a decoder only while something is cut across reads: a decoder that
+// says it is idle must be replaceable by a fresh one at any read boundary.
+BOOST_AUTO_TEST_CASE(idle_decoder_replaced_between_reads_same_events) {
+  for (const bool masked : {true, false}) {
+    const std::string bytes = mixed_stream(masked ? &rfc_key : nullptr);
+    const auto options = masked ? server_options() : client_options();
+    const decoded bytewise =
+        decode_chunks(bytes, options, std::vector<std::size_t>(bytes.size(), 1), true);
+    BOOST_TEST(bytewise.events == mixed_stream_events());
+    // Idle only between frames outside the fragmented message: some reads, far from all.
+    BOOST_TEST(bytewise.renewed > 0u);
+    BOOST_TEST(bytewise.renewed < bytes.size() / 4);
+    for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
+      const decoded d = decode_chunks(bytes, options, {cut}, true);
+      if (d.events != mixed_stream_events()) BOOST_FAIL("different events when cut at " << cut);
+    }
+  }
+  ws::decoder dec(server_options());
+  BOOST_TEST(dec.idle());
+  std::string text;
+  ws::append_frame(text, opcode::text, "hello", true, &rfc_key);
+  auto* p = reinterpret_cast<std::uint8_t*>(text.data());
+  BOOST_TEST(dec.decode(p, 1).kind == decode_event::need_more);  // a header cut short
+  BOOST_TEST(!dec.idle());
+  BOOST_TEST(dec.decode(p + 1, 7).kind == decode_event::need_more);  // a payload cut short
+  BOOST_TEST(!dec.idle());
+  BOOST_TEST(dec.decode(p + 8, text.size() - 8).kind == decode_event::message);
+  BOOST_TEST(dec.idle());
 }
 
 BOOST_AUTO_TEST_CASE(random_splits_same_events_rfc6455_5_2) {
