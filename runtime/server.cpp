@@ -40,6 +40,7 @@ struct server::listener final : poll_target {
   timer retry;  // backs off when accept fails (e.g. out of file descriptors)
   binding bound;
   std::shared_ptr<tls_context> tls;  // null for plain TCP
+  bool primary = false;              // the first of its binding's sockets (one per worker)
 };
 
 void echo_handler::on_message(const connection_ptr& c, websocket::opcode op,
@@ -107,35 +108,51 @@ void server::start() {
   if (!options_.plain_tcp_route.empty() && !find_websocket_route(options_.plain_tcp_route))
     throw config_error("plain TCP route " + options_.plain_tcp_route +
                        " is not a WebSocket route of this server");
-  for (std::size_t i = 0; i < options_.bindings.size(); ++i) {
-    const binding& b = options_.bindings[i];
-    auto l = std::make_unique<listener>(*this, pool_.at(i % pool_.size()));
-    if (b.tls.enabled()) l->tls = tls_context::make_server(b.tls);
+  // One listening socket per binding and worker, in that worker's epoll set: each worker
+  // accepts its own connections (SO_REUSEPORT: the kernel spreads them), so none crosses a
+  // thread. The first socket binds without SO_REUSEPORT and sets it only once bound, so a port
+  // already held by anyone (another daemon too) still fails with "address in use", and port 0
+  // is resolved once for all.
+  const std::size_t per_binding = pool_.size();
+  for (const binding& b : options_.bindings) {
+    std::shared_ptr<tls_context> tls;
+    if (b.tls.enabled()) tls = tls_context::make_server(b.tls);
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(b.host, ec);
     if (ec) throw config_error("cannot listen on " + b.host + ": not an IP address");
     tcp::endpoint endpoint(address, b.port);
-    int err = 0;
-    l->fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    // TCP_NODELAY on the listener is inherited by every accepted socket: no setsockopt each.
-    if (l->fd < 0 || ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        ::setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
-        ::bind(l->fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0 ||
-        ::listen(l->fd, options_.listen_backlog) != 0)
-      err = errno;
-    socklen_t length = static_cast<socklen_t>(endpoint.capacity());
-    if (!err && ::getsockname(l->fd, endpoint.data(), &length) != 0) err = errno;
-    if (err)
-      throw config_error("cannot listen on " + b.host + ":" + std::to_string(b.port) + ": " +
-                         std::error_code(err, std::system_category()).message());
-    endpoint.resize(length);
-    l->bound = b;
-    l->bound.host = endpoint.address().to_string();
-    l->bound.port = endpoint.port();
-    SB_LOG(info, "listening on %s:%u%s", l->bound.host.c_str(), l->bound.port,
-           l->tls ? " (TLS)" : "");
-    listeners_.push_back(std::move(l));
+    for (std::size_t w = 0; w < per_binding; ++w) {
+      auto l = std::make_unique<listener>(*this, pool_.at(w));
+      l->tls = tls;
+      l->primary = w == 0;
+      const bool shared = per_binding > 1;
+      int err = 0;
+      l->fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      const int one = 1;
+      // TCP_NODELAY on the listener is inherited by every accepted socket: no setsockopt each.
+      if (l->fd < 0 || ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+          ::setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+          (shared && !l->primary &&
+           ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+          ::bind(l->fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0 ||
+          (shared && l->primary &&
+           ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+          ::listen(l->fd, options_.listen_backlog) != 0)
+        err = errno;
+      socklen_t length = static_cast<socklen_t>(endpoint.capacity());
+      if (!err && ::getsockname(l->fd, endpoint.data(), &length) != 0) err = errno;
+      if (err)
+        throw config_error("cannot listen on " + b.host + ":" + std::to_string(b.port) + ": " +
+                           std::error_code(err, std::system_category()).message());
+      endpoint.resize(length);  // the others bind where the first one did (port 0 resolved)
+      l->bound = b;
+      l->bound.host = endpoint.address().to_string();
+      l->bound.port = endpoint.port();
+      if (l->primary)
+        SB_LOG(info, "listening on %s:%u%s", l->bound.host.c_str(), l->bound.port,
+               l->tls ? " (TLS)" : "");
+      listeners_.push_back(std::move(l));
+    }
   }
   for (auto& l : listeners_)
     l->home.watch(l.get(), l->fd, EPOLLIN);  // the loops are not running yet
@@ -146,13 +163,12 @@ void server::start() {
 std::vector<binding> server::local_bindings() const {
   std::vector<binding> out;
   for (const auto& l : listeners_)
-    out.push_back(l->bound);
+    if (l->primary) out.push_back(l->bound);
   return out;
 }
 
 // On the listener's worker, when its socket is readable: takes up to accepts_per_turn
-// connections and hands each to a worker (round robin; the listener's own worker starts its
-// share at once, the others get a post).
+// connections and starts them on this worker.
 void server::accept(listener& l) {
   for (int i = 0; i < accepts_per_turn && l.fd >= 0 && !stopping_; ++i) {
     sockaddr_storage peer_address{};
@@ -193,17 +209,9 @@ void server::accept(listener& l) {
     }
     transport_limits limits{options_.max_backpressure, options_.slow_consumer,
                             options_.throttle_bytes_per_sec};
-    worker& target = pool_.next();
-    auto c = std::make_shared<connection>(*this, target, std::move(socket), limits, l.tls.get());
-    if (&target == &l.home) {
-      target.stats.connections_accepted.add();
-      c->start();
-      continue;
-    }
-    target.post([c, &target] {
-      target.stats.connections_accepted.add();
-      c->start();
-    });
+    auto c = std::make_shared<connection>(*this, l.home, std::move(socket), limits, l.tls.get());
+    l.home.stats.connections_accepted.add();
+    c->start();
   }
 }
 
