@@ -74,8 +74,8 @@ std::error_code resolve_error(int rc) {
 }
 
 // One dial in flight, in its worker's epoll set while it connects and runs the proxy
-// handshake. It owns itself (keep_) until finish(), which runs once (the timer, an error or
-// success all end there).
+// handshake. From its first registration it owns itself (keep_) until finish(), which runs
+// once (the timer, an error or success all end there).
 class dial_op final : public poll_target, public std::enable_shared_from_this<dial_op> {
  public:
   dial_op(worker& home, dial_request request, dial_handler done)
@@ -87,7 +87,6 @@ class dial_op final : public poll_target, public std::enable_shared_from_this<di
   dial_op& operator=(const dial_op&) = delete;
 
   void start() {
-    keep_ = shared_from_this();
     const bool via_proxy = request_.proxy.type != proxy_options::kind::none;
     if (via_proxy) {
       if (const std::error_code ec = proxy::check_target(request_.host, request_.port))
@@ -112,29 +111,37 @@ class dial_op final : public poll_target, public std::enable_shared_from_this<di
       candidates_.emplace_back(literal, port);
       return connect_next();
     }
-    // A name: getaddrinfo blocks, so it runs on a thread of its own and posts the answer back.
-    // The thread holds a weak reference: a dial that ended meanwhile ignores it.
-    std::thread([remote = home_.remote_handle(), weak = weak_from_this(), host, port] {
-      addrinfo hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      hints.ai_protocol = IPPROTO_TCP;
-      addrinfo* list = nullptr;
-      const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
-      const std::error_code failure = rc == 0 ? std::error_code{} : resolve_error(rc);
-      std::vector<tcp::endpoint> found;
-      for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
-        tcp::endpoint e;
-        if (a->ai_addrlen > e.capacity()) continue;
-        std::memcpy(e.data(), a->ai_addr, a->ai_addrlen);
-        e.resize(a->ai_addrlen);
-        found.push_back(e);
-      }
-      if (list) ::freeaddrinfo(list);
-      remote.post([weak, failure, found = std::move(found)]() mutable {
-        if (const auto self = weak.lock()) self->resolved(failure, std::move(found));
-      });
-    }).detach();
+    // A name: getaddrinfo blocks, so it runs on a thread of its own and posts the answer back
+    // (a dial that ended meanwhile ignores it). The thread's reference keeps the dial alive
+    // until then; were the worker gone, the post is dropped and the dial freed on that thread
+    // (its timer is disarmed by then: see worker::~worker).
+    try {
+      std::thread([remote = home_.remote_handle(), self = shared_from_this(), host,
+                   port]() mutable {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_protocol = IPPROTO_TCP;
+        addrinfo* list = nullptr;
+        const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
+        const std::error_code failure = rc == 0 ? std::error_code{} : resolve_error(rc);
+        std::vector<tcp::endpoint> found;
+        for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
+          tcp::endpoint e;
+          if (a->ai_addrlen > e.capacity()) continue;
+          std::memcpy(e.data(), a->ai_addr, a->ai_addrlen);
+          e.resize(a->ai_addrlen);
+          found.push_back(e);
+        }
+        if (list) ::freeaddrinfo(list);
+        remote.post([self = std::move(self), failure, found = std::move(found)]() mutable {
+          self->resolved(failure, std::move(found));
+        });
+      }).detach();
+    } catch (const std::system_error& e) {  // no thread to be had
+      finish(std::error_code(e.code().value(), std::system_category()),
+             "cannot resolve " + peer_ + ": " + e.what());
+    }
   }
 
   void on_events(std::uint32_t events) override {
@@ -195,6 +202,7 @@ class dial_op final : public poll_target, public std::enable_shared_from_this<di
 
   void want(std::uint32_t events) {
     if (events == interest_) return;
+    if (!keep_) keep_ = shared_from_this();  // the epoll set holds a raw pointer: own ourselves
     if (interest_ == 0)
       home_.watch(this, fd_, events);
     else

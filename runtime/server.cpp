@@ -113,8 +113,12 @@ void server::start() {
   // thread. The first socket binds without SO_REUSEPORT and sets it only once bound, so a port
   // already held by anyone (another daemon too) still fails with "address in use", and port 0
   // is resolved once for all.
+  // The bindings are set up last to first, so once the first one accepts connections (what a
+  // supervisor probing the first address waits for) every other one does too.
   const std::size_t per_binding = pool_.size();
-  for (const binding& b : options_.bindings) {
+  std::vector<std::vector<std::unique_ptr<listener>>> made(options_.bindings.size());
+  for (std::size_t i = options_.bindings.size(); i-- > 0;) {
+    const binding& b = options_.bindings[i];
     std::shared_ptr<tls_context> tls;
     if (b.tls.enabled()) tls = tls_context::make_server(b.tls);
     boost::system::error_code ec;
@@ -151,9 +155,12 @@ void server::start() {
       if (l->primary)
         SB_LOG(info, "listening on %s:%u%s", l->bound.host.c_str(), l->bound.port,
                l->tls ? " (TLS)" : "");
-      listeners_.push_back(std::move(l));
+      made[i].push_back(std::move(l));
     }
   }
+  for (auto& group : made)  // in configured order: local_bindings() reports them so
+    for (auto& l : group)
+      listeners_.push_back(std::move(l));
   for (auto& l : listeners_)
     l->home.watch(l.get(), l->fd, EPOLLIN);  // the loops are not running yet
   started_ = true;
