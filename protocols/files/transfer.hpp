@@ -53,7 +53,6 @@
 #pragma once
 
 #include "protocols/files/codec.hpp"
-
 #include "runtime/io_pool.hpp"
 
 #include <chrono>
