@@ -35,8 +35,8 @@ std::int64_t unix_ms() {
 // The node's half of a tunnel.
 class node_link final : public runtime::transport {
  public:
-  node_link(runtime::worker& home, boost::asio::ip::tcp::socket socket,
-            runtime::transport_limits limits, std::weak_ptr<runtime::connection> client)
+  node_link(runtime::worker& home, runtime::tcp_socket socket, runtime::transport_limits limits,
+            std::weak_ptr<runtime::connection> client)
       : transport(home, std::move(socket), limits), client_(std::move(client)) {}
 
  protected:
@@ -168,7 +168,7 @@ struct balancer::impl final : runtime::upgrade_handler {
     runtime::dial(
         home, d,
         [this, weak, &home, limits, where](const std::error_code& ec, const std::string& what,
-                                           boost::asio::ip::tcp::socket s) {
+                                           runtime::tcp_socket s) {
           const auto client = weak.lock();
           auto* t = client ? dynamic_cast<tunnel*>(client->attachment.get()) : nullptr;
           if (!t || t->client_closed) return;

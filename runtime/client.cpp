@@ -6,7 +6,6 @@
 #include "runtime/websocket/handshake.hpp"
 #include "runtime/websocket_stream.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -46,7 +45,7 @@ struct websocket_client::access {
 // One attempt's socket: the upgrade request and response, then the open WebSocket.
 class client_stream final : public websocket_stream {
  public:
-  client_stream(worker& home, boost::asio::ip::tcp::socket socket, std::unique_ptr<tls_session> tls,
+  client_stream(worker& home, tcp_socket socket, std::unique_ptr<tls_session> tls,
                 std::weak_ptr<websocket_client> owner, url target)
       : websocket_stream(home, std::move(socket), limits_for(owner), std::move(tls)),
         owner_(std::move(owner)),
@@ -254,10 +253,7 @@ std::shared_ptr<websocket_client> websocket_client::make(io_pool& pool, client_o
 }
 
 websocket_client::websocket_client(worker& home, client_options options, client_events events)
-    : home_(home),
-      options_(std::move(options)),
-      events_(std::move(events)),
-      retry_timer_(home.context()) {
+    : home_(home), options_(std::move(options)), events_(std::move(events)), retry_timer_(home) {
   std::string why;
   auto u = parse_url(options_.url, &why);
   if (!u) throw config_error("client: " + options_.url + ": " + why);
@@ -287,12 +283,12 @@ websocket_client::~websocket_client() {
   if (stream_) {
     // Destroyed without close(): end the connection on its thread.
     auto stream = std::move(stream_);
-    boost::asio::post(home_.context(), [stream] { stream->cancel(); });
+    home_.post([stream] { stream->cancel(); });
   }
 }
 
 void websocket_client::connect() {
-  boost::asio::post(home_.context(), [self = shared_from_this()] {
+  home_.post([self = shared_from_this()] {
     const state s = self->current_state();
     if (s == state::connecting || s == state::open || s == state::closing) return;
     self->user_closed_ = false;
@@ -325,15 +321,15 @@ void websocket_client::dial_target(const url& target) {
   r.timeout_ms = options_.connect_timeout_ms;
   const std::uint64_t generation = generation_;
   dial(home_, std::move(r),
-       [self = shared_from_this(), target, generation](
-           const std::error_code& ec, const std::string& what, boost::asio::ip::tcp::socket s) {
+       [self = shared_from_this(), target, generation](const std::error_code& ec,
+                                                       const std::string& what, tcp_socket s) {
          if (generation != self->generation_) return;  // closed meanwhile
          self->on_dialed(ec, what, std::move(s), target);
        });
 }
 
-void websocket_client::on_dialed(const std::error_code& ec, const std::string& what,
-                                 boost::asio::ip::tcp::socket s, const url& target) {
+void websocket_client::on_dialed(const std::error_code& ec, const std::string& what, tcp_socket s,
+                                 const url& target) {
   if (ec) return attempt_failed(ec, what);
   std::unique_ptr<tls_session> tls;
   if (target.secure()) {
@@ -405,11 +401,10 @@ void websocket_client::schedule_reconnect() {
   delay = delay * (80 + jitter() % 41) / 100;
   retry_timer_.expires_after(std::chrono::milliseconds(delay));
   const std::uint64_t generation = generation_;
-  retry_timer_.async_wait(
-      [self = shared_from_this(), generation](const boost::system::error_code& ec) {
-        if (ec || generation != self->generation_ || self->user_closed_) return;
-        self->attempt();
-      });
+  retry_timer_.async_wait([self = shared_from_this(), generation](const std::error_code& ec) {
+    if (ec || generation != self->generation_ || self->user_closed_) return;
+    self->attempt();
+  });
 }
 
 bool websocket_client::send(ws::opcode op, std::string_view payload, std::size_t fragment_size) {
@@ -417,10 +412,9 @@ bool websocket_client::send(ws::opcode op, std::string_view payload, std::size_t
   if (home_.is_current()) {
     return stream_ && stream_->send_message(op, payload, fragment_size) == send_status::queued;
   }
-  boost::asio::post(home_.context(),
-                    [self = shared_from_this(), op, fragment_size, data = std::string(payload)] {
-                      if (self->stream_) self->stream_->send_message(op, data, fragment_size);
-                    });
+  home_.post([self = shared_from_this(), op, fragment_size, data = std::string(payload)] {
+    if (self->stream_) self->stream_->send_message(op, data, fragment_size);
+  });
   return true;
 }
 
@@ -430,14 +424,14 @@ std::size_t websocket_client::queued_bytes() const noexcept {
 
 bool websocket_client::ping(std::string_view payload) {
   if (!is_open() || payload.size() > ws::max_control_payload) return false;
-  boost::asio::post(home_.context(), [self = shared_from_this(), data = std::string(payload)] {
+  home_.post([self = shared_from_this(), data = std::string(payload)] {
     if (self->stream_) self->stream_->send_control(ws::opcode::ping, data);
   });
   return true;
 }
 
 void websocket_client::close(std::uint16_t code, std::string reason) {
-  boost::asio::post(home_.context(), [self = shared_from_this(), code, reason] {
+  home_.post([self = shared_from_this(), code, reason] {
     self->user_closed_ = true;
     ++self->generation_;
     self->retry_timer_.cancel();

@@ -150,7 +150,7 @@ class websocket_client : public std::enable_shared_from_this<websocket_client> {
 
   void attempt();
   void dial_target(const url& target);
-  void on_dialed(const std::error_code& ec, const std::string& what, boost::asio::ip::tcp::socket s,
+  void on_dialed(const std::error_code& ec, const std::string& what, tcp_socket s,
                  const url& target);
   void attempt_failed(const std::error_code& ec, const std::string& what);
   void redirected(const url& target, const std::string& location);
@@ -165,7 +165,7 @@ class websocket_client : public std::enable_shared_from_this<websocket_client> {
   url url_;                                // as configured
   std::shared_ptr<tls_context> tls_;       // for wss:// (made on first use)
   std::shared_ptr<client_stream> stream_;  // the current attempt or connection
-  boost::asio::steady_timer retry_timer_;
+  timer retry_timer_;
   std::atomic<state> state_{state::idle};
   unsigned failures_ = 0;   // failed attempts since the last open
   unsigned redirects_ = 0;  // in the current attempt

@@ -8,7 +8,6 @@
 #include "runtime/server.hpp"
 #include "runtime/websocket/handshake.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -75,8 +74,8 @@ shared_buffer make_frame(ws::opcode op, std::string_view payload) {
   return frame;
 }
 
-connection::connection(server& owner, worker& home, boost::asio::ip::tcp::socket socket,
-                       transport_limits limits, const tls_context* tls)
+connection::connection(server& owner, worker& home, tcp_socket socket, transport_limits limits,
+                       const tls_context* tls)
     : websocket_stream(home, std::move(socket), limits, tls),
       owner_(owner),
       id_(owner.next_id()),
@@ -86,9 +85,8 @@ connection::~connection() = default;
 
 void connection::run_on_home(std::function<void(connection&)> fn) {
   if (home().is_current()) return fn(*this);
-  boost::asio::post(home().context(),
-                    [self = std::static_pointer_cast<connection>(shared_from_this()),
-                     fn = std::move(fn)] { fn(*self); });
+  home().post([self = std::static_pointer_cast<connection>(shared_from_this()),
+               fn = std::move(fn)] { fn(*self); });
 }
 
 // --- Sending ------------------------------------------------------------------------------

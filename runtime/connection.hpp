@@ -93,8 +93,8 @@ shared_buffer make_frame(websocket::opcode op, std::string_view payload);
 
 class connection final : public websocket_stream {
  public:
-  connection(server& owner, worker& home, boost::asio::ip::tcp::socket socket,
-             transport_limits limits, const tls_context* tls = nullptr);
+  connection(server& owner, worker& home, tcp_socket socket, transport_limits limits,
+             const tls_context* tls = nullptr);
   ~connection() override;
 
   connection_id id() const noexcept { return id_; }

@@ -4,14 +4,22 @@
 #include "runtime/proxy.hpp"
 #include "runtime/url.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <memory>
-#include <variant>
+#include <thread>
+#include <vector>
 
 namespace switchboard::runtime {
 
@@ -45,17 +53,38 @@ std::string proxy_options::to_string() const {
 
 namespace {
 
-// One dial in flight. Owned by its pending operations (shared_from_this); the timer and the
-// completion both go through finish(), which runs once.
-class dial_op : public std::enable_shared_from_this<dial_op> {
+std::error_code resolve_error(int rc) {
+  // The codes Asio's resolver gave, so messages and comparisons stay what they were.
+  namespace e = asio::error;
+  switch (rc) {
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+      return boost::system::error_code(e::host_not_found);
+    case EAI_AGAIN:
+      return boost::system::error_code(e::host_not_found_try_again);
+    case EAI_SERVICE:
+      return boost::system::error_code(e::service_not_found);
+    case EAI_SYSTEM:
+      return std::error_code(errno, std::system_category());
+    default:
+      return boost::system::error_code(e::no_recovery);
+  }
+}
+
+// One dial in flight, in its worker's epoll set while it connects and runs the proxy
+// handshake. From its first registration it owns itself (keep_) until finish(), which runs
+// once (the timer, an error or success all end there).
+class dial_op final : public poll_target, public std::enable_shared_from_this<dial_op> {
  public:
   dial_op(worker& home, dial_request request, dial_handler done)
-      : home_(home),
-        request_(std::move(request)),
-        done_(std::move(done)),
-        resolver_(home.context()),
-        socket_(home.context()),
-        timer_(home.context()) {}
+      : home_(home), request_(std::move(request)), done_(std::move(done)), timer_(home) {}
+  ~dial_op() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  dial_op(const dial_op&) = delete;
+  dial_op& operator=(const dial_op&) = delete;
 
   void start() {
     const bool via_proxy = request_.proxy.type != proxy_options::kind::none;
@@ -65,7 +94,7 @@ class dial_op : public std::enable_shared_from_this<dial_op> {
     }
     if (request_.timeout_ms) {
       timer_.expires_after(std::chrono::milliseconds(request_.timeout_ms));
-      timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
         if (ec) return;
         self->finish(make_error_code(errc::timed_out),
                      "no connection within " + std::to_string(self->request_.timeout_ms) + " ms" +
@@ -76,32 +105,114 @@ class dial_op : public std::enable_shared_from_this<dial_op> {
     const std::uint16_t port = via_proxy ? request_.proxy.port : request_.port;
     peer_ = (via_proxy ? "proxy " : "") + host + ":" + std::to_string(port);
     stage_ = "resolving " + host;
-    resolver_.async_resolve(host, std::to_string(port),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        tcp::resolver::results_type results) {
-                              if (self->finished_) return;
-                              if (ec)
-                                return self->finish(
-                                    ec, "cannot resolve " + self->peer_ + ": " + ec.message());
-                              self->connect(results);
-                            });
+    boost::system::error_code ec;
+    const auto literal = asio::ip::make_address(host, ec);
+    if (!ec) {
+      candidates_.emplace_back(literal, port);
+      return connect_next();
+    }
+    // A name: getaddrinfo blocks, so it runs on a thread of its own and posts the answer back
+    // (a dial that ended meanwhile ignores it). The thread's reference keeps the dial alive
+    // until then; were the worker gone, the post is dropped and the dial freed on that thread
+    // (its timer is disarmed by then: see worker::~worker).
+    try {
+      std::thread([remote = home_.remote_handle(), self = shared_from_this(), host,
+                   port]() mutable {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_protocol = IPPROTO_TCP;
+        addrinfo* list = nullptr;
+        const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
+        const std::error_code failure = rc == 0 ? std::error_code{} : resolve_error(rc);
+        std::vector<tcp::endpoint> found;
+        for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
+          tcp::endpoint e;
+          if (a->ai_addrlen > e.capacity()) continue;
+          std::memcpy(e.data(), a->ai_addr, a->ai_addrlen);
+          e.resize(a->ai_addrlen);
+          found.push_back(e);
+        }
+        if (list) ::freeaddrinfo(list);
+        remote.post([self = std::move(self), failure, found = std::move(found)]() mutable {
+          self->resolved(failure, std::move(found));
+        });
+      }).detach();
+    } catch (const std::system_error& e) {  // no thread to be had
+      finish(std::error_code(e.code().value(), std::system_category()),
+             "cannot resolve " + peer_ + ": " + e.what());
+    }
+  }
+
+  void on_events(std::uint32_t events) override {
+    if (finished_ || fd_ < 0) return;
+    if (connecting_) {
+      int err = 0;
+      socklen_t size = sizeof err;
+      if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &size) != 0) err = errno;
+      if (err == 0 && !(events & EPOLLOUT)) return;  // not yet
+      connecting_ = false;
+      if (err) {
+        last_error_ = std::error_code(err, std::system_category());
+        return connect_next();
+      }
+      return connected();
+    }
+    if ((events & EPOLLOUT) && out_offset_ < out_.size()) send_some();
+    if (finished_) return;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) receive_some();
   }
 
  private:
-  void connect(const tcp::resolver::results_type& results) {
+  void resolved(const std::error_code& ec, std::vector<tcp::endpoint> found) {
+    if (finished_) return;
+    if (ec || found.empty()) {
+      const std::error_code e = ec ? ec : boost::system::error_code(asio::error::host_not_found);
+      return finish(e, "cannot resolve " + peer_ + ": " + e.message());
+    }
+    candidates_ = std::move(found);
+    connect_next();
+  }
+
+  // Tries the next address (non-blocking connect; the epoll set says when it is done).
+  void connect_next() {
+    if (fd_ >= 0) ::close(fd_);  // the previous address failed (closing leaves the set)
+    fd_ = -1;
+    interest_ = 0;
     stage_ = "connecting to " + peer_;
-    asio::async_connect(
-        socket_, results,
-        [self = shared_from_this()](const boost::system::error_code& ec, const tcp::endpoint&) {
-          if (self->finished_) return;
-          if (ec) return self->finish(ec, "cannot connect to " + self->peer_ + ": " + ec.message());
-          self->connected();
-        });
+    while (next_ < candidates_.size()) {
+      const tcp::endpoint& e = candidates_[next_++];
+      fd_ = ::socket(e.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd_ < 0) {
+        last_error_ = std::error_code(errno, std::system_category());
+        continue;
+      }
+      if (::connect(fd_, e.data(), static_cast<socklen_t>(e.size())) == 0) return connected();
+      if (errno == EINPROGRESS) {
+        connecting_ = true;
+        return want(EPOLLOUT);
+      }
+      last_error_ = std::error_code(errno, std::system_category());
+      ::close(fd_);
+      fd_ = -1;
+    }
+    if (!last_error_) last_error_ = std::make_error_code(std::errc::address_not_available);
+    finish(last_error_, "cannot connect to " + peer_ + ": " + last_error_.message());
+  }
+
+  void want(std::uint32_t events) {
+    if (events == interest_) return;
+    if (!keep_) keep_ = shared_from_this();  // the epoll set holds a raw pointer: own ourselves
+    if (interest_ == 0)
+      home_.watch(this, fd_, events);
+    else
+      home_.rewatch(this, fd_, events);
+    interest_ = events;
   }
 
   void connected() {
-    boost::system::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const proxy_options& p = request_.proxy;
     if (p.type == proxy_options::kind::none) return finish({}, {});
     stage_ = "proxy handshake with " + peer_;
@@ -118,33 +229,44 @@ class dial_op : public std::enable_shared_from_this<dial_op> {
   }
 
   void write(std::string bytes) {
-    auto data = std::make_shared<std::string>(std::move(bytes));
-    asio::async_write(
-        socket_, asio::buffer(*data),
-        [self = shared_from_this(), data](const boost::system::error_code& ec, std::size_t) {
-          if (self->finished_) return;
-          if (ec) return self->finish(ec, "writing to " + self->peer_ + ": " + ec.message());
-          self->read();
-        });
+    out_ = std::move(bytes);
+    out_offset_ = 0;
+    send_some();
   }
 
-  void read() {
-    socket_.async_read_some(
-        asio::buffer(buffer_),
-        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-          if (self->finished_) return;
-          if (ec)
-            return self->finish(ec, self->peer_ + " closed the connection during its handshake" +
-                                        (ec == asio::error::eof ? "" : ": " + ec.message()));
-          self->received(n);
-        });
+  // Writes what is left of out_; then waits for the proxy's answer.
+  void send_some() {
+    while (out_offset_ < out_.size()) {
+      const ssize_t n =
+          ::send(fd_, out_.data() + out_offset_, out_.size() - out_offset_, MSG_NOSIGNAL);
+      if (n >= 0) {
+        out_offset_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return want(EPOLLOUT);
+      const std::error_code ec(errno, std::system_category());
+      return finish(ec, "writing to " + peer_ + ": " + ec.message());
+    }
+    want(EPOLLIN);
+  }
+
+  void receive_some() {
+    const ssize_t n = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+    if (n > 0) return received(static_cast<std::size_t>(n));
+    if (n == 0)
+      return finish(boost::system::error_code(asio::error::eof),
+                    peer_ + " closed the connection during its handshake");
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return;
+    const std::error_code ec(errno, std::system_category());
+    finish(ec, peer_ + " closed the connection during its handshake: " + ec.message());
   }
 
   void received(std::size_t n) {
     const char* data = buffer_.data();
     if (http_) {
       const proxy::http_connect_result r = http_->feed(data, n);
-      if (r.kind == proxy::http_connect_result::need_more) return read();
+      if (r.kind == proxy::http_connect_result::need_more) return;  // more comes
       if (r.kind == proxy::http_connect_result::error)
         return finish(r.error_code,
                       peer_ + " sent a bad CONNECT response: " + r.error_code.message());
@@ -159,7 +281,6 @@ class dial_op : public std::enable_shared_from_this<dial_op> {
       return finish(r.error_code, peer_ + ": " + r.error_code.message());
     if (r.kind == proxy::socks5_result::done) return tunnel_open(n - r.consumed);
     if (!r.output.empty()) return write(std::string(r.output));
-    read();
   }
 
   void tunnel_open(std::size_t extra) {
@@ -175,23 +296,38 @@ class dial_op : public std::enable_shared_from_this<dial_op> {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
-    resolver_.cancel();
-    boost::system::error_code ignored;
-    if (ec) socket_.close(ignored);
+    tcp_socket socket;
+    if (fd_ >= 0) {
+      if (interest_) home_.unwatch(fd_);  // the transport registers it again, as its own
+      if (ec)
+        ::close(fd_);
+      else
+        socket = tcp_socket(fd_);
+      fd_ = -1;
+    }
+    // This turn's batch of events may still name us: alive until the turn ends.
+    if (keep_) home_.retire(std::move(keep_));
     dial_handler done = std::move(done_);
-    done(ec, what, std::move(socket_));
+    done(ec, what, std::move(socket));
   }
 
   worker& home_;
   dial_request request_;
   dial_handler done_;
-  tcp::resolver resolver_;
-  tcp::socket socket_;
-  asio::steady_timer timer_;
+  timer timer_;
+  std::shared_ptr<dial_op> keep_;
+  int fd_ = -1;
+  std::uint32_t interest_ = 0;  // registered events; 0: not in the epoll set
+  bool connecting_ = false;
+  std::vector<tcp::endpoint> candidates_;
+  std::size_t next_ = 0;
+  std::error_code last_error_;
   std::string peer_;   // what we connect to, for messages
   std::string stage_;  // what we are doing, for the timeout's message
   std::optional<proxy::http_connect_parser> http_;
   std::unique_ptr<proxy::socks5_client> socks_;
+  std::string out_;  // handshake bytes to send
+  std::size_t out_offset_ = 0;
   std::array<char, 4096> buffer_{};
   bool finished_ = false;
 };
@@ -200,7 +336,7 @@ class dial_op : public std::enable_shared_from_this<dial_op> {
 
 void dial(worker& home, dial_request request, dial_handler done) {
   auto op = std::make_shared<dial_op>(home, std::move(request), std::move(done));
-  asio::post(home.context(), [op] { op->start(); });
+  home.post([op] { op->start(); });
 }
 
 }  // namespace switchboard::runtime

@@ -6,11 +6,14 @@
 // given, with a connected socket ready for TLS or the WebSocket upgrade, or with an error and
 // a sentence saying what failed ("proxy 127.0.0.1:3128 refused: 407 Proxy Authentication
 // Required"). Through SOCKS5 and HTTP CONNECT the proxy resolves the target's name.
+//
+// It runs on the worker's loop (io_pool.hpp): a non-blocking connect watched for EPOLLOUT in
+// the worker's epoll set, a worker timer for the timeout, the proxy exchange with plain
+// send/recv. IP literals need no lookup; a name is looked up with getaddrinfo on a short-lived
+// thread whose answer is posted back to the worker.
 #pragma once
 
 #include "runtime/io_pool.hpp"
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -43,8 +46,8 @@ struct dial_request {
 
 // `what` explains a failure in a sentence; on success `socket` is connected (to the target, or
 // to the proxy with the tunnel open).
-using dial_handler = std::function<void(const std::error_code& ec, const std::string& what,
-                                        boost::asio::ip::tcp::socket socket)>;
+using dial_handler =
+    std::function<void(const std::error_code& ec, const std::string& what, tcp_socket socket)>;
 
 // Starts dialing; `done` runs once, on `home`'s thread. Call from any thread.
 void dial(worker& home, dial_request request, dial_handler done);

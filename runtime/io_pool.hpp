@@ -1,40 +1,159 @@
-// io_pool.hpp: N io threads, one asio::io_context each.
+// io_pool.hpp: N io threads, each running an event loop of our own (a worker).
 //
 // A connection is pinned to one worker for its whole life, so its socket, queues and protocol
 // state are touched by one thread only and need no locks. Other threads reach a connection by
-// posting to its worker's context. Each worker also owns what its connections share instead of
-// holding it each: the read buffer (one per thread, uWebSockets style: an idle connection holds
-// no read buffer), the cork buffer (replies caused by one read leave in one write), the list of
-// its connections (swept by a coarse timer for heartbeats and timeouts) and its counters.
+// posting to its worker (worker::post). Each worker also owns what its connections share
+// instead of holding it each: the read buffer (one per thread, uWebSockets style: an idle
+// connection holds no read buffer), the cork buffer (replies caused by one read leave in one
+// write), the list of its connections (swept by a coarse timer for heartbeats and timeouts) and
+// its counters.
 //
-// Socket readiness (hot path, see tests/bench/): a worker's transports are not watched by
-// Asio's reactor but by the worker's own level-triggered epoll set (the poller), registered
-// once per socket. Asio's reactor watches only the poller's descriptor, and one readiness of
-// it hands every ready socket of the thread to its transport in one batch. Asio's reactor
-// re-arms (epoll_ctl) a descriptor on every wait it is asked for; with one wait per socket
-// that was one extra syscall per message received, which cost more than the recv itself on
-// a virtual machine. Now it is one epoll_ctl per loop turn, whatever the number of sockets
-// and messages (uWebSockets' loop does the same with its own epoll). Timers, posts, the
-// acceptors and the dialers stay on Asio.
+// The loop (hot path, see tests/bench/): each worker has one level-triggered epoll set holding
+// its transports, its listening sockets, its dials in progress and an eventfd for posts. The
+// epoll_wait on it is the thread's only blocking call. One turn:
+//   1. epoll_wait (timeout: the next timer's deadline; 0 when posts or flushes are pending);
+//   2. hand every ready descriptor to its owner (poll_target::on_events);
+//   3. run the posted tasks that were queued when the turn began (later posts: next turn, so
+//      a flood of posts cannot starve the sockets);
+//   4. run the expired timers;
+//   5. flush every transport that queued bytes during the turn (uWebSockets' "drain before
+//      sleep"): deliveries posted by other threads in one turn leave in one write per
+//      connection, and a broadcast to N connections costs N writes and no extra wakeup.
+// Asio's io_context made 3 syscalls per turn more than this (its own epoll_wait, ours, and an
+// epoll_ctl to re-arm our set's descriptor): about a quarter of all syscalls on the echo bench.
+//
+// Posts: a mutex-guarded vector swapped by the loop. The eventfd is written only when the loop
+// said it was going to sleep and nobody has woken it since, so a busy loop pays no syscall per
+// post and a post from the worker's own thread never writes it. It is edge-triggered and never
+// read (every write is a new edge), which saves the read() per wakeup.
+//
+// Timers (runtime::timer): a binary heap per worker with millisecond resolution; the sweep
+// that drives heartbeats and timeouts is one of them. A handler that throws is logged and the
+// loop goes on serving the other connections.
 #pragma once
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace switchboard::runtime {
 
 class transport;
+class worker;
+
+// A move-only callable (posted tasks and timer handlers may own move-only things).
+template <class... Args>
+class callback {
+ public:
+  callback() = default;
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, callback>>>
+  callback(F&& f)  // NOLINT: implicit, like std::function
+      : fn_(std::make_unique<holder<std::decay_t<F>>>(std::forward<F>(f))) {}
+  explicit operator bool() const noexcept { return fn_ != nullptr; }
+  void operator()(Args... args) { fn_->call(std::forward<Args>(args)...); }
+
+ private:
+  struct base {
+    virtual ~base() = default;
+    virtual void call(Args... args) = 0;
+  };
+  template <class F>
+  struct holder final : base {
+    template <class G>
+    explicit holder(G&& g) : f(std::forward<G>(g)) {}
+    void call(Args... args) override { f(std::forward<Args>(args)...); }
+    F f;
+  };
+  std::unique_ptr<base> fn_;
+};
+
+using task = callback<>;
+
+// Something in a worker's epoll set: a transport, a listener, a dial in progress.
+class poll_target {
+ public:
+  // `events`: EPOLLIN / EPOLLOUT / EPOLLERR / EPOLLHUP bits.
+  virtual void on_events(std::uint32_t events) = 0;
+
+ protected:
+  ~poll_target() = default;
+};
+
+// A connected, non-blocking TCP socket's descriptor with TCP_NODELAY set (an accepted socket
+// inherits it from its listener), closed unless released: what the acceptor and the dialer
+// hand to a transport, with the peer's address when it is known
+// (accept4 gave it: the transport then need not ask getpeername).
+class tcp_socket {
+ public:
+  tcp_socket() = default;
+  explicit tcp_socket(int fd) noexcept : fd_(fd) {}
+  tcp_socket(tcp_socket&& o) noexcept
+      : fd_(std::exchange(o.fd_, -1)), peer_(o.peer_), peer_size_(o.peer_size_) {}
+  tcp_socket& operator=(tcp_socket&& o) noexcept {
+    if (this != &o) {
+      close();
+      fd_ = std::exchange(o.fd_, -1);
+      peer_ = o.peer_;
+      peer_size_ = o.peer_size_;
+    }
+    return *this;
+  }
+  ~tcp_socket() { close(); }
+  bool is_open() const noexcept { return fd_ >= 0; }
+  int native_handle() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void close() noexcept;
+
+  void set_peer(const sockaddr* address, socklen_t size) noexcept;
+  const sockaddr* peer() const noexcept { return reinterpret_cast<const sockaddr*>(&peer_); }
+  socklen_t peer_size() const noexcept { return peer_size_; }  // 0: unknown
+
+ private:
+  int fd_ = -1;
+  sockaddr_storage peer_{};
+  socklen_t peer_size_ = 0;
+};
+
+// A one-shot timer on a worker, shaped like asio::steady_timer: expires_after() then
+// async_wait(); cancel() (or expires_after() again, or destruction) makes a waiting handler run
+// with std::errc::operation_canceled. Handlers run on the worker's thread, never inside the
+// call that armed or cancelled them. Use it from the worker's thread only (or after its loop
+// stopped).
+class timer {
+ public:
+  using clock = std::chrono::steady_clock;
+  using handler = callback<const std::error_code&>;
+
+  explicit timer(worker& home) noexcept : home_(home) {}
+  ~timer();
+  timer(const timer&) = delete;
+  timer& operator=(const timer&) = delete;
+
+  void expires_after(clock::duration d);
+  void async_wait(handler h);
+  // Cancels a waiting handler (it runs with operation_canceled); returns how many (0 or 1).
+  std::size_t cancel();
+
+ private:
+  friend class worker;
+  static constexpr std::size_t unarmed = static_cast<std::size_t>(-1);
+  worker& home_;
+  clock::time_point deadline_{};
+  std::uint64_t order_ = 0;  // ties between equal deadlines: first armed, first run
+  std::size_t heap_index_ = unarmed;
+  handler handler_;
+};
 
 // A counter written by one thread and read by any: relaxed load+store, no locked instruction.
 class local_counter {
@@ -77,12 +196,29 @@ class worker {
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
-  boost::asio::io_context& context() noexcept { return context_; }
+  struct inbox;  // the post queue (io_pool.cpp)
+
   std::size_t index() const noexcept { return index_; }
 
   // The worker whose thread is calling, or null on any other thread.
   static worker* current() noexcept;
   bool is_current() const noexcept { return current() == this; }
+
+  // Runs `t` on this worker's thread, in a later turn (never inside this call). Any thread.
+  // A task posted after the loop stopped is destroyed unrun with the worker.
+  void post(task t);
+
+  // A handle for posting from a thread that may outlive the worker (a name resolver's): once
+  // the worker is gone its posts are dropped.
+  class remote {
+   public:
+    void post(task t) const;
+
+   private:
+    friend class worker;
+    std::shared_ptr<inbox> inbox_;
+  };
+  remote remote_handle() const;
 
   std::uint8_t* read_buffer() noexcept { return read_buffer_.get(); }
 
@@ -118,37 +254,56 @@ class worker {
 
   worker_stats stats;
 
-  // The poller (owning thread only, except watch()). `events` are EPOLLIN / EPOLLOUT bits;
-  // readiness comes back as transport::on_events(). A transport is registered from start()
-  // to its close (closing the descriptor removes it from the set).
-  void watch(transport* t, int fd, std::uint32_t events);
-  void rewatch(transport* t, int fd, std::uint32_t events);
-  // Keeps a closed transport alive until the current batch of readiness is handled (a later
-  // event of the same batch may still name it).
-  void retire(std::shared_ptr<transport> t);
-  // Flushes `t` once the handler running now returns: every transport queued here in one turn
-  // is flushed by one posted handler (one post per turn, not one per connection).
+  // The epoll set (owning thread only). `events` are EPOLLIN / EPOLLOUT bits; readiness comes
+  // back as t->on_events(). A transport is registered from start() to its close (closing the
+  // descriptor removes it from the set).
+  void watch(poll_target* t, int fd, std::uint32_t events);
+  void rewatch(poll_target* t, int fd, std::uint32_t events);
+  void unwatch(int fd);
+  // Keeps a closed target alive until the turn ends (a later event of the same batch may
+  // still name it).
+  void retire(std::shared_ptr<void> t);
+  // Flushes `t` at the end of this turn (one write per connection per turn, see above).
   void flush_later(std::shared_ptr<transport> t);
 
  private:
   friend class io_pool;
-  void arm_sweep();
-  void arm_poll();
-  void poll_ready();
+  friend class timer;
 
-  boost::asio::io_context context_{1};  // concurrency hint 1: one thread runs it
-  boost::asio::steady_timer sweep_{context_};
+  void run();
+  void turn();
+  int wait_timeout();
+  void run_posts();
+  void run_timers();
+  void flush_pending();
+  void arm_sweep();
+  void sweep();
+  void wake() noexcept;
+
+  // Timer heap (owning thread only).
+  void add_timer(timer* t);
+  void remove_timer(timer* t);
+  bool earlier(const timer* a, const timer* b) const noexcept;
+  void sift_up(std::size_t i);
+  void sift_down(std::size_t i);
+  void place(std::size_t i, timer* t) noexcept {
+    heap_[i] = t;
+    t->heap_index_ = i;
+  }
+
   std::size_t index_;
+  int epoll_fd_ = -1;
+  std::shared_ptr<inbox> inbox_;
+  std::vector<task> running_;  // the posts of the current turn
+  std::vector<timer*> heap_;
+  std::uint64_t timer_order_ = 0;
   std::unique_ptr<std::uint8_t[]> read_buffer_;
   std::uint32_t tick_ = 0;
   transport* head_ = nullptr;
-  int epoll_fd_ = -1;
-  boost::asio::posix::stream_descriptor poller_{context_};  // owns epoll_fd_
-  std::vector<std::shared_ptr<transport>> retired_;
-  bool polling_ = false;
-  bool release_posted_ = false;
+  std::vector<std::shared_ptr<void>> retired_;
   std::vector<std::shared_ptr<transport>> to_flush_, flushing_;
-  void flush_pending();
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<timer> sweep_;
   std::thread thread_;
 };
 
@@ -163,16 +318,15 @@ class io_pool {
   worker& at(std::size_t i) noexcept { return *workers_[i]; }
   worker& next() noexcept;  // round robin, for new connections
 
-  // One thread per worker, each running its context (and its sweep) until stop().
+  // One thread per worker, each running its loop (and its sweep) until stop().
   void start();
-  void stop();  // asks every context to stop; returns at once
+  void stop();  // asks every loop to stop after its current turn; returns at once
   void join();  // waits for the threads
   // After join(): closes every transport still linked (on_closed runs on this thread).
   void abort_all(const std::error_code& ec);
 
  private:
   std::vector<std::unique_ptr<worker>> workers_;
-  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::atomic<std::size_t> next_{0};
 };
 

@@ -4,9 +4,15 @@
 #include "runtime/http/static_files.hpp"
 #include "runtime/log.hpp"
 
-#include <boost/asio/post.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 namespace switchboard::runtime {
@@ -14,13 +20,27 @@ namespace switchboard::runtime {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-struct server::listener {
-  explicit listener(worker& w) : home(w), acceptor(w.context()), retry(w.context()) {}
+namespace {
+constexpr int accepts_per_turn = 64;  // then the listener's other work (and other sockets) go on
+}  // namespace
+
+// A listening socket in its worker's epoll set: readable means connections wait in its queue.
+struct server::listener final : poll_target {
+  listener(server& s, worker& w) : owner(s), home(w), retry(w) {}
+  ~listener() {
+    if (fd >= 0) ::close(fd);
+  }
+  listener(const listener&) = delete;
+  listener& operator=(const listener&) = delete;
+  void on_events(std::uint32_t) override { owner.accept(*this); }
+
+  server& owner;
   worker& home;
-  tcp::acceptor acceptor;
-  asio::steady_timer retry;  // backs off when accept fails (e.g. out of file descriptors)
+  int fd = -1;
+  timer retry;  // backs off when accept fails (e.g. out of file descriptors)
   binding bound;
   std::shared_ptr<tls_context> tls;  // null for plain TCP
+  bool primary = false;              // the first of its binding's sockets (one per worker)
 };
 
 void echo_handler::on_message(const connection_ptr& c, websocket::opcode op,
@@ -88,31 +108,61 @@ void server::start() {
   if (!options_.plain_tcp_route.empty() && !find_websocket_route(options_.plain_tcp_route))
     throw config_error("plain TCP route " + options_.plain_tcp_route +
                        " is not a WebSocket route of this server");
-  for (std::size_t i = 0; i < options_.bindings.size(); ++i) {
+  // One listening socket per binding and worker, in that worker's epoll set: each worker
+  // accepts its own connections (SO_REUSEPORT: the kernel spreads them), so none crosses a
+  // thread. The first socket binds without SO_REUSEPORT and sets it only once bound, so a port
+  // already held by anyone (another daemon too) still fails with "address in use", and port 0
+  // is resolved once for all.
+  // The bindings are set up last to first, so once the first one accepts connections (what a
+  // supervisor probing the first address waits for) every other one does too.
+  const std::size_t per_binding = pool_.size();
+  std::vector<std::vector<std::unique_ptr<listener>>> made(options_.bindings.size());
+  for (std::size_t i = options_.bindings.size(); i-- > 0;) {
     const binding& b = options_.bindings[i];
-    auto l = std::make_unique<listener>(pool_.at(i % pool_.size()));
-    if (b.tls.enabled()) l->tls = tls_context::make_server(b.tls);
+    std::shared_ptr<tls_context> tls;
+    if (b.tls.enabled()) tls = tls_context::make_server(b.tls);
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(b.host, ec);
     if (ec) throw config_error("cannot listen on " + b.host + ": not an IP address");
-    const tcp::endpoint endpoint(address, b.port);
-    l->acceptor.open(endpoint.protocol(), ec);
-    if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) l->acceptor.bind(endpoint, ec);
-    if (!ec) l->acceptor.listen(options_.listen_backlog, ec);
-    if (ec)
-      throw config_error("cannot listen on " + b.host + ":" + std::to_string(b.port) + ": " +
-                         ec.message());
-    const auto local = l->acceptor.local_endpoint();
-    l->bound = b;
-    l->bound.host = local.address().to_string();
-    l->bound.port = local.port();
-    SB_LOG(info, "listening on %s:%u%s", l->bound.host.c_str(), l->bound.port,
-           l->tls ? " (TLS)" : "");
-    listeners_.push_back(std::move(l));
+    tcp::endpoint endpoint(address, b.port);
+    for (std::size_t w = 0; w < per_binding; ++w) {
+      auto l = std::make_unique<listener>(*this, pool_.at(w));
+      l->tls = tls;
+      l->primary = w == 0;
+      const bool shared = per_binding > 1;
+      int err = 0;
+      l->fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      const int one = 1;
+      // TCP_NODELAY on the listener is inherited by every accepted socket: no setsockopt each.
+      if (l->fd < 0 || ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+          ::setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+          (shared && !l->primary &&
+           ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+          ::bind(l->fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0 ||
+          (shared && l->primary &&
+           ::setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+          ::listen(l->fd, options_.listen_backlog) != 0)
+        err = errno;
+      socklen_t length = static_cast<socklen_t>(endpoint.capacity());
+      if (!err && ::getsockname(l->fd, endpoint.data(), &length) != 0) err = errno;
+      if (err)
+        throw config_error("cannot listen on " + b.host + ":" + std::to_string(b.port) + ": " +
+                           std::error_code(err, std::system_category()).message());
+      endpoint.resize(length);  // the others bind where the first one did (port 0 resolved)
+      l->bound = b;
+      l->bound.host = endpoint.address().to_string();
+      l->bound.port = endpoint.port();
+      if (l->primary)
+        SB_LOG(info, "listening on %s:%u%s", l->bound.host.c_str(), l->bound.port,
+               l->tls ? " (TLS)" : "");
+      made[i].push_back(std::move(l));
+    }
   }
+  for (auto& group : made)  // in configured order: local_bindings() reports them so
+    for (auto& l : group)
+      listeners_.push_back(std::move(l));
   for (auto& l : listeners_)
-    accept(*l);
+    l->home.watch(l.get(), l->fd, EPOLLIN);  // the loops are not running yet
   started_ = true;
   pool_.start();
 }
@@ -120,50 +170,56 @@ void server::start() {
 std::vector<binding> server::local_bindings() const {
   std::vector<binding> out;
   for (const auto& l : listeners_)
-    out.push_back(l->bound);
+    if (l->primary) out.push_back(l->bound);
   return out;
 }
 
+// On the listener's worker, when its socket is readable: takes up to accepts_per_turn
+// connections and starts them on this worker.
 void server::accept(listener& l) {
-  worker& target = pool_.next();
-  l.acceptor.async_accept(target.context(), [this, &l, &target](const boost::system::error_code& ec,
-                                                                tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stopping_) return;
-    if (ec) {
-      // Out of descriptors or memory: keep the listener, try again shortly.
+  for (int i = 0; i < accepts_per_turn && l.fd >= 0 && !stopping_; ++i) {
+    sockaddr_storage peer_address{};
+    socklen_t peer_size = sizeof peer_address;
+    const int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&peer_address), &peer_size,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM) continue;
+      // Out of descriptors or memory: keep the listener, stop watching it, try again shortly.
       SB_LOG(warn, "accept on %s:%u failed: %s", l.bound.host.c_str(), l.bound.port,
-             ec.message().c_str());
+             std::error_code(errno, std::system_category()).message().c_str());
+      l.home.rewatch(&l, l.fd, 0);
       l.retry.expires_after(std::chrono::milliseconds(100));
-      l.retry.async_wait([this, &l](const boost::system::error_code& e) {
-        if (!e && !stopping_) accept(l);
+      l.retry.async_wait([this, &l](const std::error_code& e) {
+        if (!e && !stopping_ && l.fd >= 0) l.home.rewatch(&l, l.fd, EPOLLIN);
       });
       return;
     }
+    tcp_socket socket(fd);
+    socket.set_peer(reinterpret_cast<const sockaddr*>(&peer_address), peer_size);
+    tcp::endpoint peer;
+    if (peer_size <= peer.capacity()) {
+      std::memcpy(peer.data(), &peer_address, peer_size);
+      peer.resize(peer_size);
+    }
     std::string why;
-    boost::system::error_code peer_ec;
-    const auto peer = socket.remote_endpoint(peer_ec).address();
-    if (peer_ec || !admit(peer, why)) {
+    if (!admit(peer.address(), why)) {
       // Refused at the door: a short 503, best effort (the socket is fresh, so it fits), then
       // close. No connection object, no actor: a flood of refusals stays cheap.
       const std::string response =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
           std::to_string(why.size()) + "\r\n\r\n" + why;
-      ::send(socket.native_handle(), response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      boost::system::error_code ignored;
-      socket.close(ignored);
+      ::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       l.home.stats.connections_refused.add();
-      return accept(l);
+      continue;  // `socket` closes it
     }
     transport_limits limits{options_.max_backpressure, options_.slow_consumer,
                             options_.throttle_bytes_per_sec};
-    auto c = std::make_shared<connection>(*this, target, std::move(socket), limits, l.tls.get());
-    asio::post(target.context(), [c, &target] {
-      target.stats.connections_accepted.add();
-      c->start();
-    });
-    accept(l);
-  });
+    auto c = std::make_shared<connection>(*this, l.home, std::move(socket), limits, l.tls.get());
+    l.home.stats.connections_accepted.add();
+    c->start();
+  }
 }
 
 bool server::admit(const boost::asio::ip::address& peer, std::string& why) {
@@ -218,7 +274,7 @@ connection_ptr server::find(connection_id id) const {
 void server::broadcast(const shared_buffer& frame, const websocket_handler* only) {
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     worker& w = pool_.at(i);
-    asio::post(w.context(), [&w, frame, only] {
+    w.post([&w, frame, only] {
       for (transport* t = w.first(); t != nullptr; t = t->next_) {
         connection* c = t->as_server_connection();
         if (c && (!only || c->handler() == only)) c->deliver(frame);
@@ -235,7 +291,7 @@ void server::post_by_worker(const std::vector<connection_ptr>& targets, const sh
     if (c) by_worker[c->home().index()].push_back(c);
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     if (by_worker[i].empty()) continue;
-    asio::post(pool_.at(i).context(), [data, send, batch = std::move(by_worker[i])] {
+    pool_.at(i).post([data, send, batch = std::move(by_worker[i])] {
       for (const auto& c : batch)
         send(*c, data);
     });
@@ -275,15 +331,15 @@ void server::stop(std::uint16_t code, std::uint32_t grace_ms) {
   if (!started_ || stopping_.exchange(true)) return;
   for (auto& l : listeners_) {
     listener* lp = l.get();
-    asio::post(lp->home.context(), [lp] {
-      boost::system::error_code ignored;
-      lp->acceptor.close(ignored);
+    lp->home.post([lp] {
+      if (lp->fd >= 0) ::close(lp->fd);  // also leaves the epoll set
+      lp->fd = -1;
       lp->retry.cancel();
     });
   }
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     worker& w = pool_.at(i);
-    asio::post(w.context(), [&w, code] {
+    w.post([&w, code] {
       for (transport* t = w.first(); t != nullptr;) {
         transport* next = t->next_;
         if (connection* c = t->as_server_connection(); c && c->is_websocket())

@@ -1,7 +1,10 @@
 // server.hpp: listeners, routes and the live connections of one process.
 //
-// The server binds every configured address, accepts on them and spreads the sockets over
-// the io pool's workers (round robin; a socket stays on its worker). Requests are routed by
+// The server binds every configured address once per io worker (SO_REUSEPORT: the kernel
+// spreads new connections over the workers; a socket stays on its worker). Each listening
+// socket is non-blocking and lives in its worker's epoll set (io_pool.hpp): when it is readable
+// that worker accepts (accept4, a bounded number per loop turn) and starts the connections
+// itself, so no connection crosses a thread to begin. Requests are routed by
 // path: WebSocket routes take upgrades, HTTP routes take the rest, then the document root,
 // then 404. Each worker runs a coarse sweep (every worker::tick_ms) that drives heartbeats,
 // idle and handshake timeouts and lingering closes, so no connection owns a timer.
@@ -16,7 +19,6 @@
 #include "runtime/io_pool.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <atomic>

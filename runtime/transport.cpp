@@ -3,8 +3,6 @@
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 
-#include <boost/asio/post.hpp>
-
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -19,21 +17,27 @@ constexpr int max_iovecs = 64;
 constexpr int reads_per_wakeup = 4;  // then yield to other connections of the thread
 }  // namespace
 
-transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+transport::transport(worker& home, tcp_socket socket, transport_limits limits,
                      const tls_context* tls)
     : transport(home, std::move(socket), limits,
                 tls ? std::make_unique<tls_session>(*tls) : std::unique_ptr<tls_session>{}) {}
 
-transport::transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+transport::transport(worker& home, tcp_socket socket, transport_limits limits,
                      std::unique_ptr<tls_session> tls)
     : home_(home), limits_(limits), tls_(std::move(tls)) {
   read_tokens_ = write_tokens_ = static_cast<std::int64_t>(limits_.throttle_bytes_per_sec);
-  boost::system::error_code ec;
-  remote_ = socket.remote_endpoint(ec);
-  socket.non_blocking(true, ec);
-  socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  if (socket.is_open()) fd_ = socket.release(ec);  // out of Asio's reactor: the poller's now
-  if (ec) fd_ = -1;
+  if (!socket.is_open()) return;
+  // Accepted and dialed sockets arrive non-blocking, with TCP_NODELAY (io_pool.hpp); a peer
+  // gone already makes start() end it.
+  if (socket.peer_size() > 0 && socket.peer_size() <= remote_.capacity()) {
+    std::memcpy(remote_.data(), socket.peer(), socket.peer_size());
+    remote_.resize(socket.peer_size());
+  } else {
+    socklen_t length = static_cast<socklen_t>(remote_.capacity());
+    if (::getpeername(socket.native_handle(), remote_.data(), &length) != 0) return;
+    remote_.resize(length);
+  }
+  fd_ = socket.release();  // TCP_NODELAY is set already: the listener's is inherited
 }
 
 transport::~transport() {
@@ -57,7 +61,7 @@ void transport::start() {
   if (queue_.size() > head_) flush();              // and anything sent before start()
 }
 
-// What the poller should report: readability unless reading is paused, writability while a
+// What the epoll set should report: readability unless reading is paused, writability while a
 // write waits for room. Level-triggered, so a socket left with unread bytes (the read budget
 // ran out) is simply reported again next turn.
 void transport::update_interest() {
@@ -365,7 +369,7 @@ void transport::flush() {
 }
 
 void transport::wait_writable() {
-  write_waiting_ = true;  // on_events() flushes when the poller reports room
+  write_waiting_ = true;  // on_events() flushes when the epoll set reports room
   update_interest();
 }
 
@@ -406,12 +410,12 @@ void transport::close_socket(const std::error_code& ec) {
     home_.unlink(this);
     home_.stats.connections_open.sub();
   }
-  if (fd_ >= 0) ::close(fd_);  // also leaves the poller's set
+  if (fd_ >= 0) ::close(fd_);  // also leaves the epoll set
   fd_ = -1;
   queue_.clear();
   head_ = queued_ = 0;
   on_closed(ec);
-  // The poller's batch may still name us: the worker keeps us alive until it ends.
+  // The turn's batch of events may still name us: the worker keeps us alive until it ends.
   if (self_) home_.retire(std::move(self_));
 }
 

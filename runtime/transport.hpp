@@ -5,18 +5,19 @@
 // Subclasses (the server's connection, later the client) get bytes through on_data() and the
 // end of the stream through on_closed(); they send with send() / send_copy().
 //
-// Reading: the worker's poller (io_pool.hpp) reports readability (no read is pending while
+// Reading: the worker's epoll set (io_pool.hpp) reports readability (no read is pending while
 // idle) and the transport reads into the worker's shared buffer, so an idle connection holds
-// no read buffer. The socket is registered with the poller once, in start(); the interest set
+// no read buffer. The socket is registered with the set once, in start(); the interest set
 // changes only when reading pauses or a write waits for room. From start() to its close a
-// transport owns itself (self_), as a pending Asio operation would own it.
+// transport owns itself (self_): the epoll set holds only a raw pointer.
 //
 // Writing (hot path, see tests/bench/): while on_data() runs, the transport is "corked": what it
 // sends is appended to the worker's cork buffer and leaves in one send() when on_data returns,
 // so all replies caused by one read cost one syscall (uWebSockets' cork). Outside a read, sends
 // are queued and one flush per event-loop turn gathers the queue into sendmsg() calls of up to
-// 64 buffers; the worker runs the turn's flushes of all its transports from one posted handler
-// (worker::flush_later), so a broadcast to N connections costs N writes and one post. A flush
+// 64 buffers; the worker runs the flushes of all its transports at the end of the turn
+// (worker::flush_later), so a broadcast to N connections costs N writes, and deliveries posted
+// by other threads during one turn leave in one write per connection. A flush
 // writes at most flush_budget bytes before yielding to other connections (Redis'
 // NET_MAX_WRITES_PER_EVENT idea).
 //
@@ -50,7 +51,7 @@
 #include "runtime/io_pool.hpp"
 #include "runtime/tls.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/tcp.hpp>  // the endpoint type only: sockets are ours (io_pool.hpp)
 
 #include <atomic>
 #include <cstdint>
@@ -77,15 +78,15 @@ struct transport_limits {
 
 class connection;
 
-class transport : public std::enable_shared_from_this<transport> {
+class transport : public poll_target, public std::enable_shared_from_this<transport> {
  public:
   static constexpr std::size_t flush_budget = 1u << 20;  // bytes per flush before yielding
 
   // `tls` null: plain TCP. Otherwise the server side of a TLS session on that context.
-  transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+  transport(worker& home, tcp_socket socket, transport_limits limits,
             const tls_context* tls = nullptr);
   // A session made by the caller (a client's, which names the host it dials); null: plain.
-  transport(worker& home, boost::asio::ip::tcp::socket socket, transport_limits limits,
+  transport(worker& home, tcp_socket socket, transport_limits limits,
             std::unique_ptr<tls_session> tls);
   virtual ~transport();
   transport(const transport&) = delete;
@@ -142,8 +143,8 @@ class transport : public std::enable_shared_from_this<transport> {
  public:
   // Called by the worker's sweep: enforces the linger deadline, then on_tick().
   void tick(std::uint32_t now);
-  // Called by the worker's poller: the socket is ready (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP).
-  void on_events(std::uint32_t events);
+  // Called by the worker's loop: the socket is ready (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP).
+  void on_events(std::uint32_t events) override;
 
  protected:
   // Ticks elapsed since the last bytes arrived.
@@ -174,10 +175,10 @@ class transport : public std::enable_shared_from_this<transport> {
   bool over_limit();
 
   worker& home_;
-  int fd_ = -1;  // the socket, taken from Asio's reactor (see io_pool.hpp)
+  int fd_ = -1;  // the socket, in the worker's epoll set from start() to the close
   boost::asio::ip::tcp::endpoint remote_;
-  std::shared_ptr<transport> self_;  // from start() to the close: the poller holds a raw pointer
-  std::uint32_t interest_ = 0;       // the events registered with the poller
+  std::shared_ptr<transport> self_;  // from start() to the close: epoll holds a raw pointer
+  std::uint32_t interest_ = 0;       // the events registered with the epoll set
   transport_limits limits_;
   std::unique_ptr<tls_session> tls_;  // null for plain TCP
   std::vector<chunk> queue_;          // unsent buffers, queue_[head_] first

@@ -6,8 +6,6 @@
 #include "runtime/config.hpp"
 #include "runtime/error.hpp"
 
-#include <boost/asio/post.hpp>
-
 #include <sys/stat.h>
 
 #include <atomic>
@@ -59,7 +57,7 @@ struct client::impl {
 
   template <class F>
   void post(F&& f) {
-    boost::asio::post(pool.at(0).context(), std::forward<F>(f));
+    pool.at(0).post(std::forward<F>(f));
   }
 
   // Declared first, destroyed last: handlers capture `this`, and none runs after the
@@ -175,7 +173,7 @@ client::impl::impl(client_options o, client_events e)
     if (p.side == direction::sending) bytes_sent.store(ep->payload_bytes_sent());
     if (events.on_progress) events.on_progress(p);
   };
-  ep = std::make_shared<endpoint>(pool.at(0).context(), options.transfer, std::move(ev),
+  ep = std::make_shared<endpoint>(pool.at(0), options.transfer, std::move(ev),
                                   /*server_role=*/false);
 
   runtime::client_events wev;

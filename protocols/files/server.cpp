@@ -6,8 +6,6 @@
 #include "runtime/config.hpp"
 #include "runtime/server.hpp"
 
-#include <boost/asio/post.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,7 +109,7 @@ struct server::impl {
   // Hands `file` to the endpoint of `c`, on its io thread.
   static void start_on(const runtime::connection_ptr& c, std::shared_ptr<prepared_file> file,
                        send_options o) {
-    boost::asio::post(c->home().context(), [c, file = std::move(file), o = std::move(o)] {
+    c->home().post([c, file = std::move(file), o = std::move(o)] {
       if (!c->attachment) return;  // closed meanwhile
       auto& s = static_cast<conn_state&>(*c->attachment);
       if (!s.closed) s.ep->send_file(file, o);
@@ -390,7 +388,7 @@ void server::on_open(const runtime::connection_ptr& c) {
   conn_state& s = *state;
   s.self.guid = new_guid();
   s.self.connection = c;
-  s.ep = std::make_shared<endpoint>(c->home().context(), impl_->options.transfer,
+  s.ep = std::make_shared<endpoint>(c->home(), impl_->options.transfer,
                                     impl_->events_for(s.self.guid, c), /*server_role=*/true);
   endpoint::link l;
   runtime::connection* raw = c.get();  // the endpoint lives in the connection's attachment

@@ -259,7 +259,7 @@ struct endpoint::call_guard {
   endpoint& self;
 };
 
-endpoint::endpoint(boost::asio::io_context& io, const transfer_options& options, events ev,
+endpoint::endpoint(runtime::worker& io, const transfer_options& options, events ev,
                    bool server_role)
     : io_(io),
       options_(options),
@@ -786,7 +786,7 @@ void endpoint::arm_pump() {
   if (pump_armed_) return;
   pump_armed_ = true;
   pump_timer_.expires_after(std::chrono::milliseconds(1));
-  pump_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+  pump_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
     const auto self = weak.lock();
     if (!self) return;
     self->pump_armed_ = false;
@@ -800,7 +800,7 @@ void endpoint::arm_retry() {
   if (retry_armed_) return;
   retry_armed_ = true;
   retry_timer_.expires_after(options_.qos_interval);
-  retry_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+  retry_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
     const auto self = weak.lock();
     if (!self) return;
     self->retry_armed_ = false;

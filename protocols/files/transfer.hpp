@@ -53,9 +53,7 @@
 #pragma once
 
 #include "protocols/files/codec.hpp"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "runtime/io_pool.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -204,8 +202,7 @@ class endpoint : public std::enable_shared_from_this<endpoint> {
   };
 
   // `server_role`: header frames say stmFirst (server) or stmNone (client), 4.1.
-  endpoint(boost::asio::io_context& io, const transfer_options& options, events ev,
-           bool server_role);
+  endpoint(runtime::worker& io, const transfer_options& options, events ev, bool server_role);
   ~endpoint();
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
@@ -262,7 +259,7 @@ class endpoint : public std::enable_shared_from_this<endpoint> {
   // Runs deferred cleanup after the outermost call (a send may close the connection).
   struct call_guard;
 
-  boost::asio::io_context& io_;
+  runtime::worker& io_;
   transfer_options options_;
   events events_;
   bool server_role_;
@@ -270,8 +267,8 @@ class endpoint : public std::enable_shared_from_this<endpoint> {
   bool attached_ = false;
   std::map<std::string, std::unique_ptr<outgoing>> out_;
   std::map<std::string, std::unique_ptr<incoming>> in_;
-  boost::asio::steady_timer pump_timer_;
-  boost::asio::steady_timer retry_timer_;
+  runtime::timer pump_timer_;
+  runtime::timer retry_timer_;
   bool pump_armed_ = false;
   bool retry_armed_ = false;
   int depth_ = 0;

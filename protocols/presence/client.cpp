@@ -4,9 +4,6 @@
 
 #include "runtime/error.hpp"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -39,7 +36,7 @@ struct client::impl {
 
   template <class F>
   void post(F&& f) {
-    boost::asio::post(pool.at(0).context(), std::forward<F>(f));
+    pool.at(0).post(std::forward<F>(f));
   }
 
   void opened(const runtime::connect_info& info);
@@ -64,7 +61,7 @@ struct client::impl {
   runtime::io_pool pool{1};
   client_options options;
   client_events events;
-  boost::asio::steady_timer ack_timer;
+  runtime::timer ack_timer;
   std::shared_ptr<runtime::websocket_client> ws;
 
   // --- Io thread only ---
@@ -90,7 +87,7 @@ struct client::impl {
 };
 
 client::impl::impl(client_options o, client_events e)
-    : options(std::move(o)), events(std::move(e)), ack_timer(pool.at(0).context()) {
+    : options(std::move(o)), events(std::move(e)), ack_timer(pool.at(0)) {
   if (options.acknowledgment.interval < std::chrono::milliseconds(1) ||
       options.acknowledgment.timeout < std::chrono::milliseconds(1))
     throw runtime::config_error("presence client: acknowledgment interval and timeout >= 1 ms");
@@ -180,7 +177,7 @@ void client::impl::closed(std::uint16_t code, std::string_view reason) {
 void client::impl::arm_timer() {
   const std::uint64_t generation = ++timer_generation;
   ack_timer.expires_after(options.acknowledgment.interval);
-  ack_timer.async_wait([this, generation](const boost::system::error_code& ec) {
+  ack_timer.async_wait([this, generation](const std::error_code& ec) {
     if (ec || generation != timer_generation || !open) return;
     const auto now = clock_type::now();
     for (auto& [id, item] : unacked)

@@ -10,8 +10,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include <rapidjson/document.h>
@@ -133,7 +131,7 @@ struct client::impl {
   // Any thread.
   template <class F>
   void post(F&& f) {
-    boost::asio::post(pool.at(0).context(), std::forward<F>(f));
+    pool.at(0).post(std::forward<F>(f));
   }
 
   // Io thread.
@@ -172,7 +170,7 @@ struct client::impl {
   runtime::io_pool pool{1};
   client_options options;
   client_events events;
-  boost::asio::steady_timer qos_timer;
+  runtime::timer qos_timer;
   std::shared_ptr<runtime::websocket_client> ws;
 
   // --- Io thread only ---
@@ -205,7 +203,7 @@ struct client::impl {
 };
 
 client::impl::impl(client_options o, client_events e)
-    : options(std::move(o)), events(std::move(e)), qos_timer(pool.at(0).context()) {
+    : options(std::move(o)), events(std::move(e)), qos_timer(pool.at(0)) {
   if (options.qos_interval < std::chrono::milliseconds(1))
     throw runtime::config_error("sgc client: qos_interval must be at least 1 ms");
   if (options.qos_timeout < std::chrono::milliseconds(1))
@@ -330,7 +328,7 @@ void client::impl::closed(std::uint16_t code, std::string_view reason) {
 void client::impl::arm_qos_timer() {
   const std::uint64_t generation = ++qos_timer_generation;
   qos_timer.expires_after(options.qos_interval);
-  qos_timer.async_wait([this, generation](const boost::system::error_code& ec) {
+  qos_timer.async_wait([this, generation](const std::error_code& ec) {
     if (ec || generation != qos_timer_generation || !open) return;
     retry_qos();
     arm_qos_timer();

@@ -3,6 +3,8 @@ a slot frees; --max-connections-per-ip caps one source address without affecting
 (sources spread over 127.0.0.x); refusals are counted in /status.json. --throttle holds each
 direction of a connection to a byte rate (checked against an unthrottled run of the same
 transfer; the bounds are loose: this proves the limit acts, the benchmarks measure speed).
+Out of file descriptors (a low RLIMIT_NOFILE), the daemon backs off without spinning and serves
+again once descriptors free up.
 """
 import asyncio
 import os
@@ -93,6 +95,57 @@ class LimitsTest(dtest.BoundedTestCase):
         self.assertGreater(throttled, 1.2)
         self.assertLess(throttled, 8.0)
         self.assertLess(free, throttled / 3)
+
+
+    def test_out_of_descriptors_backs_off_then_accepts_again(self):
+        """accept4 failing with EMFILE: the listener is set aside (not reported ready again and
+        again, which would spin the io thread) and retried after a short pause; once
+        descriptors free up, new connections are served."""
+        import resource
+        limit = 64
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+        d = sbtest.Daemon(["--threads", "1"], preexec=low_limit).start()
+        try:
+            held = []
+            # Fill the daemon's descriptor table: upgrades succeed until it is full, then
+            # connections wait in the listen queue (the kernel completes their handshake).
+            for _ in range(limit + 8):
+                s = socket.socket()
+                s.settimeout(5)
+                s.connect(("127.0.0.1", d.port))
+                held.append(s)
+            time.sleep(0.5)  # the daemon meets EMFILE and backs off
+            # While it cannot accept, the io thread must not spin on the ready listener.
+            ticks = os.sysconf("SC_CLK_TCK")
+
+            def cpu_seconds():
+                with open(f"/proc/{d.proc.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / ticks
+
+            before = cpu_seconds()
+            time.sleep(1.0)
+            self.assertLess(cpu_seconds() - before, 0.5, "the io thread spins at EMFILE")
+            for s in held:
+                s.close()
+            # Descriptors are free again: a new connection is accepted and echoed.
+            def echoes():
+                try:
+                    s, head = open_ws(d.port)
+                except OSError:
+                    return False
+                with s:
+                    if not head.startswith(b"HTTP/1.1 101"):
+                        return False
+                    s.sendall(bytes([0x81, 0x82, 1, 2, 3, 4]) + bytes([ord("h") ^ 1, ord("i") ^ 2]))
+                    return s.recv(16) == b"\x81\x02hi"
+            self.assertTrue(dtest.wait_until(echoes, 10), "no echo after descriptors freed up")
+            self.assertIsNone(d.proc.poll(), "the daemon exited")
+        finally:
+            d.stop()
 
 
 if __name__ == "__main__":

@@ -51,10 +51,11 @@ class Daemon:
     ws://127.0.0.1:<port><path>.
     """
 
-    def __init__(self, args=(), host="127.0.0.1", env=None):
+    def __init__(self, args=(), host="127.0.0.1", env=None, preexec=None):
         self.host = host
         self.args = list(args)
         self.env = env
+        self.preexec = preexec  # runs in the child before exec (e.g. to lower a limit)
         self.proc = None
         self.port = None
 
@@ -63,7 +64,8 @@ class Daemon:
             self.port = free_port(self.host)
             cmd = [daemon_path(), "--listen", f"{self.host}:{self.port}", "--log-level", "warn"]
             cmd += self.args
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=self.env)
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=self.env,
+                                         preexec_fn=self.preexec)
             try:
                 wait_for_port(self.host, self.port, proc=self.proc)
                 return self

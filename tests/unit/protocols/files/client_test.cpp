@@ -7,7 +7,6 @@
 //   unit_tests --run_test=files_client/qos2_200mb_resumes_across_two_cuts
 #include "fixture.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -36,7 +35,7 @@ files::send_options with_qos(files::qos_level q, std::int32_t chunk = -1) {
 
 // Drops the connection from the server side with no close frame (after the current message).
 void cut(const files::peer& p) {
-  boost::asio::post(p.connection->home().context(), [c = p.connection] { c->abort(); });
+  p.connection->home().post([c = p.connection] { c->abort(); });
 }
 
 }  // namespace

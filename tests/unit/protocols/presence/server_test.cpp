@@ -158,9 +158,9 @@ struct fixture {
   }
   ~fixture() {
     transport->stop();
-    protocol.reset();
+    protocol.reset();  // its stop() only asks the channel actors to quit: they may still be
+    system.reset();    // delivering through the transport, so they end before it does
     transport.reset();
-    system.reset();
   }
 
   caf::actor_system_config config;

@@ -51,8 +51,10 @@ struct fixture {
     }
   }
   ~fixture() {
-    stop();
-    system.reset();
+    if (transport) transport->stop();
+    protocol.reset();  // its stop() only asks the channel actors to quit: they may still be
+    system.reset();    // delivering through the transport, so they end before it does
+    transport.reset();
   }
 
   void start() {
