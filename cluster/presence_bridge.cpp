@@ -254,6 +254,12 @@ struct presence_bridge::impl {
         server.apply_drop(origin);
         applied.erase(origin);
         break;
+      case v1::PresenceEvent::kEvicted:
+        // Another node thought this one dead (its heartbeat missed while Redis was away) and
+        // deleted our shard: write it again, or that node would read it empty when it sees us
+        // come back.
+        if (ev.evicted() == self) rewrite_shard();
+        break;
       default:  // a change a newer node added
         dropped.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -381,6 +387,12 @@ void presence_bridge::node_down(const std::string& node_id) {
     d.applied.erase(node_id);
     d.server.apply_drop(node_id);
     d.bus.del(shard_key(node_id), d.count_failure());  // whoever notices first: idempotent
+    // Told after the delete (one connection keeps the order): if the node was only thought
+    // dead, it writes its shard again (apply, kEvicted).
+    v1::Envelope e;
+    e.mutable_presence()->set_evicted(node_id);
+    std::lock_guard<std::mutex> lock(d.out_mutex);
+    d.emit(e);
   });
 }
 
