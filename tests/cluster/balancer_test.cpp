@@ -188,6 +188,8 @@ struct sgc_node {
   ~sgc_node() {
     server.stop();
     protocol->stop();
+    protocol.reset();
+    system.reset();  // the channel actors end before the server they deliver through
   }
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(port); }
 };

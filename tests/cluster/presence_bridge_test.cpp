@@ -91,8 +91,10 @@ struct pnode {
     the_node.reset();
     bus->stop();
     bus.reset();
-    transport.reset();
+    // The presence server only asks its channel actors to stop, and they may still deliver
+    // through the transport: they end (with the system) before it goes.
     system.reset();
+    transport.reset();
   }
   // As kill -9 would leave it to the others: the link ends, nothing more is said.
   void kill() { bus->stop(); }

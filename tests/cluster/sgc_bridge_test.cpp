@@ -156,11 +156,13 @@ struct sgc_node {
     member->stop();
     bridge.reset();
     protocol.reset();
-    transport.reset();
     member.reset();
     bus->stop();
     bus.reset();
+    // The sgc server only asks its channel actors to stop, and they may still deliver through
+    // the transport: they end (with the system) before it goes.
     system.reset();
+    transport.reset();
   }
   std::unique_ptr<client> open() { return std::make_unique<client>(port); }
 
